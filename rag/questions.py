@@ -1,0 +1,81 @@
+"""Questions: what kind of answer a question asks for, and which of its words carry meaning.
+
+Pure functions over the question text, shared by the retriever (to favour
+sentences holding the right kind of answer) and the short-answer picker.
+"""
+from __future__ import annotations
+
+import re
+
+from .lexical import terms
+
+PEOPLE = ("PERSON", "ORG", "NORP", "GPE")
+TIMES = ("DATE", "TIME")
+PLACES = ("GPE", "LOC", "FAC")
+NUMBERS = ("CARDINAL", "QUANTITY", "MONEY", "PERCENT")
+NAMES = ("PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW", "LANGUAGE", "PROPN")
+
+# (pattern at the question's first wh-word, labels in order of preference, labels accepted at all).
+# The accepted sets are wider because the small spaCy model often mislabels (a year as CARDINAL,
+# a region as ORG); a typed question is refused only when no accepted mention is in the evidence.
+_RULES: list[tuple[re.Pattern[str], tuple[str, ...], tuple[str, ...]]] = [
+    (re.compile(r"how (many|much) (years|months|weeks|days|hours|minutes|decades|centuries|time)\b"),
+     TIMES + NUMBERS, TIMES + NUMBERS),
+    (re.compile(r"how (many|much)\b|what (number|percentage|amount)\b"), NUMBERS, NUMBERS + ("ORDINAL",)),
+    (re.compile(r"how (long|old|often)\b"), TIMES + NUMBERS, TIMES + NUMBERS + ("ORDINAL",)),
+    (re.compile(r"when\b|(what|which) (year|date|day|month|time|century|decade)s?\b"), TIMES,
+     TIMES + ("CARDINAL", "ORDINAL", "EVENT")),
+    (re.compile(r"where\b|(what|which) (country|countries|city|cities|region|place|nation|nations|capital|town)\b"),
+     PLACES, NAMES),
+    (re.compile(r"who(m|se)?\b|(what|which) (person|people|group|organi[sz]ation|company|minister|leader)s?\b"),
+     PEOPLE, NAMES),
+    (re.compile(r"(what|which) (language|religion|nationality)\b"), ("NORP", "LANGUAGE"), NAMES),
+]
+_WH_WORD = re.compile(r"\b(who|whom|whose|what|which|when|where|how)\b")
+
+
+# Function words and question words: they say how to ask, not what about.
+STOP_WORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below between both
+but by can could did do does doing down during each few for from further had has have having he her here hers
+herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on
+once only or other our ours ourselves out over own same she should so some such than that the their theirs them
+themselves then there these they this those through to too under until up very was we were what when where
+which while who whom whose why will with would you your yours yourself yourselves according said say says tell
+""".split())
+
+
+def expected_labels(question: str) -> tuple[str, ...]:
+    """Return the mention labels that best answer ``question``, most likely first; () when the type is unclear.
+
+    Example: 'How many ministers met?' -> ('CARDINAL', 'QUANTITY', 'MONEY', 'PERCENT').
+    """
+    return _rule(question)[0]
+
+
+def accepted_labels(question: str) -> tuple[str, ...]:
+    """Return every mention label that may answer ``question`` (a superset of expected_labels)."""
+    return _rule(question)[1]
+
+
+def _rule(question: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Match the rules at the first wh-word: 'Who led them when ...' is a who-question, not a when-question."""
+    lowered = question.lower()
+    first = _WH_WORD.search(lowered)
+    if first is None:
+        return (), ()
+    for pattern, preferred, accepted in _RULES:
+        if pattern.match(lowered, first.start()):
+            return preferred, accepted
+    return (), ()
+
+
+def named_in_question(mention: str, question_terms: set[str]) -> bool:
+    """Return whether every content word of ``mention`` is already in the question."""
+    words = set(terms(mention))
+    return bool(words) and words <= question_terms
+
+
+def is_content_piece(piece: str) -> bool:
+    """Return whether a word piece carries meaning: has a letter or digit and is no stop word."""
+    return any(char.isalnum() for char in piece) and piece.removeprefix("##").lower() not in STOP_WORDS

@@ -1,0 +1,65 @@
+"""Settings: one frozen dataclass built from ``RAG_*`` environment variables.
+
+CLI flags override it with ``dataclasses.replace``. This module reads the
+environment and nothing else.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the library can be told; defaults are the measured best."""
+
+    index_dir: Path = Path("index/default")
+    model: str = DEFAULT_MODEL
+    k: int = 3
+    chunk_tokens: int = 128
+    chunk_overlap: int = 32
+    max_question_chars: int = 2000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read ``RAG_INDEX_DIR``, ``RAG_EMBED_MODEL``, ``RAG_K``, ``RAG_CHUNK_TOKENS``, ``RAG_CHUNK_OVERLAP``."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        if env.get("RAG_INDEX_DIR"):
+            values["index_dir"] = Path(env["RAG_INDEX_DIR"])
+        if env.get("RAG_EMBED_MODEL"):
+            values["model"] = env["RAG_EMBED_MODEL"]
+        for field, name in (("k", "RAG_K"), ("chunk_tokens", "RAG_CHUNK_TOKENS"),
+                            ("chunk_overlap", "RAG_CHUNK_OVERLAP")):
+            if env.get(name):
+                values[field] = _parse_int(name, env[name])
+        return cls(**values).checked()
+
+    def checked(self) -> Settings:
+        """Return self if every value is usable, else raise InputError."""
+        if not 1 <= self.k <= 50:
+            raise InputError(f"k must be between 1 and 50, not {self.k}.")
+        if not 16 <= self.chunk_tokens <= 1024:
+            raise InputError(f"The chunk size must be between 16 and 1024 tokens, not {self.chunk_tokens}.")
+        if not 0 <= self.chunk_overlap < self.chunk_tokens // 2 + 1:
+            raise InputError("The chunk overlap must be at least 0 and at most half the chunk size.")
+        return self
+
+    def replace(self, **changes: object) -> Settings:
+        """Return a copy with ``changes`` applied (None values are ignored), checked."""
+        given = {key: value for key, value in changes.items() if value is not None}
+        return dataclasses.replace(self, **given).checked()
+
+
+def _parse_int(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise InputError(f"{name} must be a whole number, not {raw!r}.") from None

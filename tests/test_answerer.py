@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from rag.answerer import NOT_FOUND, answer_to_dict
+from rag.errors import InputError
+
+
+def assert_grounded(answer, text: str) -> None:
+    for citation in answer.citations:
+        assert text[citation.start:citation.end] == citation.text
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    scores = [c.score for c in answer.citations]
+    assert scores == sorted(scores, reverse=True)
+    if answer.short_answer is not None:
+        assert answer.short_answer in text
+    for piece in re.split(r"\s*\[\d+\]\s*|\n\n", answer.answer):
+        assert not piece.strip() or piece.strip() in text or piece == NOT_FOUND
+
+
+def test_the_readme_question_names_both_chairs(assistant):
+    answer = assistant.ask("who chaired the Paris meeting?")
+    text = assistant.index.articles[0].text
+    assert answer.found
+    assert "Carter" in answer.answer and "Le Drian" in answer.answer
+    assert "co-chaired" in answer.citations[0].text
+    assert_grounded(answer, text)
+    assert len(answer.answer.split()) < 80
+
+
+@pytest.mark.parametrize("question", [
+    "What is the capital of Peru?",
+    "How do I bake sourdough bread?",
+    "What is the boiling point of water?",
+    "How many warships does Task Force 50 have?",
+])
+def test_questions_the_article_cannot_answer_are_declined(assistant, question: str):
+    answer = assistant.ask(question)
+    assert not answer.found
+    assert answer.answer == NOT_FOUND and answer.citations == () and answer.short_answer is None
+
+
+@pytest.mark.parametrize("question, short", [
+    ("When will US special operations forces be deployed?", "December"),
+    ("How many defense ministers will meet in Brussels?", "27"),
+    ("Where will the core nations hold their follow-up meeting?", "London"),
+])
+def test_short_answers_are_verbatim_spans(assistant, question: str, short: str):
+    answer = assistant.ask(question)
+    assert answer.short_answer == short
+    assert answer.answer.startswith(short)
+    assert_grounded(answer, assistant.index.articles[0].text)
+
+
+def test_k_limits_citations_and_json_has_the_documented_keys(assistant):
+    answer = assistant.ask("What did Le Drian say about special forces?", k=1)
+    assert len(answer.citations) == 1
+    data = answer_to_dict(assistant.ask("What did Le Drian say about special forces?", k=5))
+    assert set(data) == {"question", "answer", "short_answer", "found", "citations", "timings_ms"}
+    assert 1 <= len(data["citations"]) <= 5
+    assert {"n", "source", "title", "start", "end", "text", "score"} <= set(data["citations"][0])
+    assert data["timings_ms"]["total"] > 0
+
+
+@pytest.mark.parametrize("question, message", [
+    ("", "empty"), ("   \t\n", "empty"), ("?!?", "no words"), ("x" * 5000, "characters long"),
+])
+def test_bad_questions_are_refused_with_one_sentence(assistant, question: str, message: str):
+    with pytest.raises(InputError, match=message):
+        assistant.ask(question)
+
+
+@pytest.mark.parametrize("question", [
+    "who chaired\u200b the meeting\u202e?", "Wer leitete das Treffen in Paris?", "🎉🎉 who met? 🎉",
+    "<script>alert(1)</script> who met?", "'; DROP TABLE articles; -- who met?", "who\x00 met\x07?",
+])
+def test_odd_questions_still_get_a_grounded_reply(assistant, question: str):
+    answer = assistant.ask(question)
+    assert_grounded(answer, assistant.index.articles[0].text)

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.articles import bundled_article, load_articles, make_article, read_article
+from rag.errors import ArticleError
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "paris-coalition-meeting.txt"
+
+
+def test_bundled_article_is_the_shared_text_unchanged():
+    article = bundled_article()
+    data = (Path(__file__).parents[1] / "rag" / "data" / "paris-coalition-meeting.txt").read_bytes()
+    assert article.text == data.decode("utf-8")
+    if SHARED.exists():
+        assert data == SHARED.read_bytes()
+    assert "\u00a0" in article.text
+
+
+def test_bundled_article_leaves_site_boilerplate_out_of_the_body():
+    article = bundled_article()
+    body = article.text[article.body_start:article.body_end]
+    assert body.endswith('our men and women face."')
+    assert "Share:" not in body and "More In Home" not in body
+    assert article.title == "Paris coalition meeting"
+
+
+@pytest.mark.parametrize("text, title", [
+    ("# Big news\n\nSomething happened today.", "Big news"),
+    ("Ministers meet in Paris\n\nThe ministers met today.", "Ministers meet in Paris"),
+    ("The ministers met today in Paris, officials said.\n\nMore text.", "Some file"),
+])
+def test_title_comes_from_a_heading_or_the_file_name(text: str, title: str):
+    assert make_article(text, "some-file.txt").title == title
+
+
+def test_offsets_refer_to_the_file_text(tmp_path: Path):
+    raw = "\ufeffTitle line\r\n\r\nFirst sentence here.\u00a0Second \u201cquoted\u201d one \u2014 yes.\r\n"
+    path = tmp_path / "a.txt"
+    path.write_bytes(raw.encode("utf-8"))
+    article = read_article(path)
+    assert article.text == raw.removeprefix("\ufeff")
+    assert "\r\n" in article.text
+    assert article.text[article.body_start:article.body_end].endswith("yes.")
+
+
+def test_utf16_and_latin1_files_are_read(tmp_path: Path):
+    (tmp_path / "u16.txt").write_bytes("Caf\u00e9 news today.".encode("utf-16"))
+    (tmp_path / "latin.txt").write_bytes("Caf\u00e9 news today.".encode("latin-1"))
+    assert read_article(tmp_path / "u16.txt").text == "Caf\u00e9 news today."
+    assert read_article(tmp_path / "latin.txt").text == "Caf\u00e9 news today."
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"),
+    (b"   \n\n  ", "empty"),
+    (b"\x00\x01\x02binary\x00" * 10, "binary"),
+])
+def test_unusable_files_are_refused_with_one_sentence(tmp_path: Path, content: bytes, message: str):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(content)
+    with pytest.raises(ArticleError, match=message):
+        read_article(path)
+
+
+def test_missing_file_and_wrong_suffix(tmp_path: Path):
+    with pytest.raises(ArticleError, match="no file"):
+        load_articles([tmp_path / "nope.txt"])
+    (tmp_path / "x.pdf").write_text("hello")
+    with pytest.raises(ArticleError, match="not a"):
+        load_articles([tmp_path / "x.pdf"])
+
+
+def test_folders_are_walked_in_order_and_bad_files_skipped(tmp_path: Path):
+    folder = tmp_path / "news"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "b.md").write_text("# B\n\nSecond story.", encoding="utf-8")
+    (folder / "a.txt").write_text("First story.", encoding="utf-8")
+    (folder / "sub" / "c.txt").write_text("Third story.", encoding="utf-8")
+    (folder / "empty.txt").write_text("", encoding="utf-8")
+    (folder / "notes.json").write_text("{}", encoding="utf-8")
+    (folder / "sub" / "loop").symlink_to(folder, target_is_directory=True)
+    skipped: list[str] = []
+    articles = load_articles([folder], on_skip=skipped.append)
+    assert [a.source for a in articles] == ["news/a.txt", "news/b.md", "news/sub/c.txt"]
+    assert len(skipped) == 1 and "empty" in skipped[0]
+
+
+def test_folder_without_articles_is_an_error(tmp_path: Path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ArticleError, match="No .txt"):
+        load_articles([tmp_path / "empty"])
+
+
+def test_one_word_article_keeps_its_body():
+    article = make_article("Hello", "one.txt")
+    assert article.text[article.body_start:article.body_end] == "Hello"

@@ -1,0 +1,110 @@
+"""The ``ask`` and ``rag`` commands, run as a user runs them: in a subprocess."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def run(*args: str, stdin: str | None = None, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    command = [str(BIN / args[0]) if (BIN / args[0]).exists() else args[0], *args[1:]]
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=300, cwd=cwd,
+                          env={**os.environ, **(env or {})})
+
+
+def assert_one_sentence_error(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and lines[0].endswith((".", ".`", "`."))
+
+
+def test_ask_works_right_after_install_and_reuses_its_index(tmp_path: Path):
+    first = run("ask", "who chaired the Paris meeting?", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "Building the index of the bundled article" in first.stderr
+    assert "Carter" in first.stdout and "Le Drian" in first.stdout and "co-chaired" in first.stdout
+    assert "[1] Paris coalition meeting" in first.stdout
+    assert (tmp_path / "index" / "default" / "CURRENT").is_file()
+    second = run("ask", "--json", "When will US special operations forces deploy?", cwd=tmp_path)
+    assert second.returncode == 0 and "Building" not in second.stderr
+    data = json.loads(second.stdout)
+    assert data["found"] and data["short_answer"] == "December"
+    text = (Path(__file__).parents[1] / "rag" / "data" / "paris-coalition-meeting.txt").read_text(encoding="utf-8")
+    for citation in data["citations"]:
+        assert text[citation["start"]:citation["end"]] == citation["text"]
+
+
+def test_json_lines_from_standard_input(tmp_path: Path, bundled_index_dir: Path):
+    questions = "Where will the follow-up meeting be held?\n\n   \n?!\nWhat is the capital of Peru?\n"
+    result = run("ask", "--json", "-", "--index", str(bundled_index_dir), "-k", "2", stdin=questions)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 3
+    assert rows[0]["found"] and "London" in rows[0]["answer"] and len(rows[0]["citations"]) <= 2
+    assert rows[1] == {"question": "?!", "error": "The question has no words in it; type a question about the article."}
+    assert rows[2]["found"] is False and rows[2]["answer"] == "The article doesn't say."
+
+
+def test_build_info_and_ask_a_custom_index(tmp_path: Path):
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "budget.md").write_text("# Budget vote\n\nThe council approved a budget of 12 million euros on Tuesday.\n\n"
+                                      "The mayor, Ana Ruiz, said the money will fund two new schools.", encoding="utf-8")
+    (folder / "bad.txt").write_bytes(b"\x00\x01binary")
+    built = run("rag", "build", str(folder), "--index", str(tmp_path / "idx"), cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert "Indexed 1 article(s)" in built.stdout and "skipped:" in built.stderr
+    info = run("rag", "info", "--index", str(tmp_path / "idx"), cwd=tmp_path)
+    assert "news/budget.md" in info.stdout and "Budget vote" in info.stdout and "all-MiniLM-L6-v2" in info.stdout
+    answer = run("ask", "--index", str(tmp_path / "idx"), "Who is the mayor?", cwd=tmp_path)
+    assert answer.returncode == 0 and "Ana Ruiz" in answer.stdout
+    module = run(sys.executable, "-m", "rag", "info", "--index", str(tmp_path / "idx"), "--json")
+    assert json.loads(module.stdout)["counts"]["articles"] == 1
+
+
+def test_a_changed_source_is_picked_up_by_ask(tmp_path: Path):
+    story = tmp_path / "story.txt"
+    story.write_text("The bridge opened in March. It cost 4 million dollars.", encoding="utf-8")
+    assert run("rag", "build", str(story), "--index", "idx", cwd=tmp_path).returncode == 0
+    story.write_text("The bridge opened in October. It cost 4 million dollars.", encoding="utf-8")
+    result = run("ask", "--index", "idx", "When did the bridge open?", cwd=tmp_path)
+    assert "Updating the index" in result.stderr and "October" in result.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ("ask", ""),
+    ("ask", "   "),
+    ("ask", "--bogus", "who?"),
+    ("ask", "-k", "0", "who met?"),
+    ("ask", "-k", "many", "who met?"),
+    ("ask", "--index", "no/such/index", "who met?"),
+    ("rag", "build", "missing.txt"),
+    ("rag", "info", "--index", "nowhere"),
+    ("rag", "frobnicate"),
+    ("rag",),
+])
+def test_errors_are_one_sentence_and_a_nonzero_exit(tmp_path: Path, args: tuple[str, ...]):
+    assert_one_sentence_error(run(*args, cwd=tmp_path))
+
+
+def test_a_corrupt_index_is_reported_not_crashed(tmp_path: Path, bundled_index_dir: Path):
+    folder = tmp_path / "copy"
+    shutil.copytree(bundled_index_dir, folder)
+    version = folder / (folder / "CURRENT").read_text().strip()
+    (version / "manifest.json").write_text("garbage")
+    result = run("ask", "--index", str(folder), "who met?")
+    assert_one_sentence_error(result)
+    assert "damaged" in result.stderr and "--force" in result.stderr
+
+
+def test_help_is_quick_and_plain():
+    result = run("ask", "--help")
+    assert result.returncode == 0 and "--json" in result.stdout and "-k" in result.stdout

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.articles import bundled_article, make_article
+from rag.build import stale_reason, update_index
+from rag.errors import BrokenIndexError
+from rag.index import load_index, read_manifest
+from rag.settings import Settings
+
+STORY = "Ministers met in Rome on Monday. They agreed to share radar data. The talks ended early.\n\nMore talks follow in May."
+
+
+def test_round_trip_keeps_everything(bundled_index_dir: Path):
+    index = load_index(bundled_index_dir)
+    manifest = index.manifest
+    assert manifest.format == "rag-index v1" and manifest.dimension == 384
+    assert manifest.model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert manifest.chunker["tokenizer"] == "cl100k_base"
+    assert manifest.sources[0].sha256 == bundled_article().digest
+    assert index.chunk_vectors.ntotal == len(index.chunks) == manifest.counts["chunks"]
+    for chunk in index.chunks:
+        assert index.article(chunk.source).text[chunk.start:chunk.end] == chunk.text
+    assert index.token_offsets[-1] == len(index.token_ids) == len(index.token_vectors)
+    assert np.allclose(np.linalg.norm(index.sentence_vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_partial_rebuild_reembeds_only_what_changed(tmp_path: Path, embedder):
+    folder = tmp_path / "index"
+    settings = Settings(index_dir=folder)
+    one, two = make_article(STORY, "one.txt"), make_article(STORY.replace("Rome", "Oslo"), "two.txt")
+    first = update_index([one, two], folder, embedder, settings)
+    assert sorted(first.embedded) == ["one.txt", "two.txt"]
+    changed = make_article(STORY.replace("radar", "satellite"), "two.txt")
+    assert stale_reason(load_index(folder), [one, changed], settings, embedder.model_id) == "its articles changed"
+    second = update_index([one, changed], folder, embedder, settings)
+    assert second.embedded == ["two.txt"] and second.reused == ["one.txt"]
+    reloaded = load_index(folder)
+    fresh = update_index([one, changed], tmp_path / "fresh", embedder, settings, force=True).index
+    assert np.allclose(reloaded.sentence_vectors, fresh.sentence_vectors, atol=1e-5)
+    assert [c.text for c in reloaded.chunks] == [c.text for c in fresh.chunks]
+    assert stale_reason(reloaded, [one, changed], settings, embedder.model_id) is None
+    assert stale_reason(reloaded, [one, changed], settings.replace(chunk_tokens=64), embedder.model_id)
+
+
+def test_mismatched_model_is_refused_with_what_to_run(bundled_index_dir: Path):
+    with pytest.raises(BrokenIndexError, match="built with sentence-transformers/all-MiniLM-L6-v2.*rag build"):
+        load_index(bundled_index_dir, model="other/model")
+
+
+def _copy(source: Path, target: Path) -> Path:
+    subprocess.run(["cp", "-r", str(source), str(target)], check=True)
+    return target
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("manifest_garbage", "damaged"),
+    ("future_format", "format"),
+    ("truncated_faiss", "damaged"),
+    ("missing_store", "damaged"),
+    ("no_pointer", "no index"),
+])
+def test_damaged_indexes_give_one_clear_sentence(tmp_path: Path, bundled_index_dir: Path, damage: str, message: str):
+    folder = _copy(bundled_index_dir, tmp_path / "copy")
+    version = folder / (folder / "CURRENT").read_text().strip()
+    if damage == "manifest_garbage":
+        (version / "manifest.json").write_text("{not json")
+    elif damage == "future_format":
+        raw = json.loads((version / "manifest.json").read_text())
+        (version / "manifest.json").write_text(json.dumps({**raw, "format": "rag-index v99"}))
+    elif damage == "truncated_faiss":
+        data = (version / "chunks.faiss").read_bytes()
+        (version / "chunks.faiss").write_bytes(data[: len(data) // 2])
+    elif damage == "missing_store":
+        (version / "chunks.json").unlink()
+    else:
+        (folder / "CURRENT").unlink()
+    with pytest.raises(BrokenIndexError, match=message) as caught:
+        load_index(folder)
+    assert "\n" not in str(caught.value) and "rag build" in str(caught.value)
+
+
+def test_a_killed_build_leaves_the_previous_index_usable(tmp_path: Path, bundled_index_dir: Path):
+    folder = _copy(bundled_index_dir, tmp_path / "live")
+    before = read_manifest(folder)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n in range(30):
+        (corpus / f"story{n}.txt").write_text((STORY + f" Item {n}.\n\n") * 20, encoding="utf-8")
+    for delay in (1.0, 4.0, 7.0):
+        process = subprocess.Popen([sys.executable, "-m", "rag", "build", str(corpus), "--index", str(folder)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        index = load_index(folder)
+        assert read_manifest(folder).sources in (before.sources, index.manifest.sources)
+        assert index.chunk_vectors.ntotal == len(index.chunks)
