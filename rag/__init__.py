@@ -8,7 +8,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {"Answer": "answerer", "Citation": "answerer", "RagError": "errors", "Settings": "settings",
-            "Assistant": "pipeline", "ask": "pipeline"}
+            "Assistant": "pipeline", "ask": "pipeline", "Turn": "followup"}
 __all__ = sorted(_EXPORTS)
 
 

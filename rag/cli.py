@@ -149,6 +149,22 @@ def _run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from .index import read_manifest
+
+    if args.index is not None:
+        read_manifest(args.index)  # a named index must exist; only the default one is built on first use
+        os.environ["RAG_INDEX_DIR"] = str(args.index)
+    from web import create_app
+
+    app = create_app()
+    _say(f"Serving on http://{args.host}:{args.port}/ (development server; use the Procfile command in production).")
+    app.run(host=args.host, port=args.port, debug=False, threaded=True)
+    return 0
+
+
 def _rag_parser() -> _Parser:
     parser = _Parser(prog="rag", description="Build indexes of articles and ask questions about them.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -173,6 +189,11 @@ def _rag_parser() -> _Parser:
     evaluation.add_argument("--model", help="sentence-transformers model name or folder")
     evaluation.add_argument("--json", action="store_true", help="print the figures and failures as JSON")
     evaluation.set_defaults(run=_run_eval)
+    serve = commands.add_parser("serve", help="start the web chat and JSON API (development server)")
+    serve.add_argument("--index", type=Path, help="index folder (default: RAG_INDEX_DIR or index/default)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    serve.set_defaults(run=_run_serve)
     ask = commands.add_parser("ask", help="answer a question (same as the `ask` command)",
                               parents=[_ask_parser("rag ask")], add_help=False)
     ask.set_defaults(run=_run_ask)

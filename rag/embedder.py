@@ -46,7 +46,7 @@ class Encoded:
 class Embedder:
     """A loaded sentence-transformers model."""
 
-    def __init__(self, name: str = DEFAULT_MODEL) -> None:
+    def __init__(self, name: str = DEFAULT_MODEL, threads: int = 0) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -57,6 +57,10 @@ class Embedder:
             import transformers
             from sentence_transformers import SentenceTransformer
 
+            if threads > 0:
+                import torch
+
+                torch.set_num_threads(threads)
             transformers.logging.set_verbosity_error()
             transformers.logging.disable_progress_bar()
             self.model = SentenceTransformer(location, device="cpu")

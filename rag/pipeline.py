@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .answerer import Answer, Policy, compose_answer
@@ -16,6 +16,7 @@ from .articles import BUNDLED_NAME, Article, bundled_article, read_article
 from .build import stale_reason, update_index
 from .embedder import Embedder
 from .errors import ArticleError, InputError
+from .followup import Turn, check_history, condense
 from .index import Index, index_exists, load_index, read_manifest
 from .retriever import Retriever
 from .settings import Settings
@@ -90,20 +91,22 @@ class Assistant:
         self.policy = policy
         if not build_missing:
             read_manifest(self.settings.index_dir)  # fail before the slow model load
-        self.embedder = embedder or Embedder(self.settings.model)
+        self.embedder = embedder or Embedder(self.settings.model, self.settings.threads)
         self.index = open_index(self.settings, self.embedder, say, build_missing)
         self.retriever = Retriever(self.index, self.embedder.vocabulary())
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
-        """Answer ``question`` from the index, citing the passages it quotes."""
+    def ask(self, question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
+        """Answer ``question`` from the index, citing the sentences it quotes; ``history`` helps follow-ups."""
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
+        check_history(history)
+        query = condense(question, history)
         k = self.settings.k if k is None else k
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 50:
             raise InputError("k must be a whole number between 1 and 50.")
-        encoded = self.embedder.encode([question])
+        encoded = self.embedder.encode([query])
         embedded = time.perf_counter()
-        passages = self.retriever.retrieve(question, encoded, max(k, PASSAGES))
+        passages = self.retriever.retrieve(query, encoded, max(k, PASSAGES), question=question)
         retrieved = time.perf_counter()
         answer = compose_answer(question, passages, self.index, k, self.policy)
         done = time.perf_counter()
@@ -116,9 +119,9 @@ class Assistant:
 _default: Assistant | None = None
 
 
-def ask(question: str, k: int | None = None) -> Answer:
+def ask(question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
     """Answer ``question`` with the default settings, loading everything on the first call."""
     global _default
     if _default is None:
         _default = Assistant()
-    return _default.ask(question, k)
+    return _default.ask(question, k, history)

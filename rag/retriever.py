@@ -72,16 +72,20 @@ class Retriever:
         self.titles = [(a.title, a.doc_id) for a in index.articles]
         self.source_numbers = index.source_numbers
 
-    def retrieve(self, question: str, encoded: Encoded, k: int) -> list[Passage]:
-        """Return the ``k`` best passages for ``question`` (encoded by the embedder), best first."""
+    def retrieve(self, query: str, encoded: Encoded, k: int, question: str | None = None) -> list[Passage]:
+        """Return the ``k`` best passages for ``query`` (encoded by the embedder), best first.
+
+        ``question`` is the user's own question when ``query`` also holds earlier turns; it decides
+        what kind of answer is wanted.
+        """
         if not self.index.chunks:
             return []
         vector = encoded.vectors[0]
-        fused, dense, lexical = self._fuse(question, vector)
+        fused, dense, lexical = self._fuse(query, vector)
         best = sorted(fused, key=lambda n: (-fused[n], n))[:k]
         top_lexical = max((lexical[n] for n in best), default=0.0)
-        labels = accepted_labels(question)
-        asked = set(terms(question))
+        labels = accepted_labels(question or query)
+        asked = set(terms(query))
         passages = []
         for rank, number in enumerate(best, start=1):
             chunk = self.index.chunks[number]

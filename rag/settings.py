@@ -26,10 +26,11 @@ class Settings:
     chunk_tokens: int = 128
     chunk_overlap: int = 32
     max_question_chars: int = 2000
+    threads: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read ``RAG_INDEX_DIR``, ``RAG_EMBED_MODEL``, ``RAG_K``, ``RAG_CHUNK_TOKENS``, ``RAG_CHUNK_OVERLAP``."""
+        """Read ``RAG_INDEX_DIR``, ``RAG_EMBED_MODEL``, ``RAG_K``, ``RAG_CHUNK_TOKENS``, ``RAG_CHUNK_OVERLAP``, ``RAG_THREADS``."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         if env.get("RAG_INDEX_DIR"):
@@ -37,7 +38,7 @@ class Settings:
         if env.get("RAG_EMBED_MODEL"):
             values["model"] = env["RAG_EMBED_MODEL"]
         for field, name in (("k", "RAG_K"), ("chunk_tokens", "RAG_CHUNK_TOKENS"),
-                            ("chunk_overlap", "RAG_CHUNK_OVERLAP")):
+                            ("chunk_overlap", "RAG_CHUNK_OVERLAP"), ("threads", "RAG_THREADS")):
             if env.get(name):
                 values[field] = _parse_int(name, env[name])
         return cls(**values).checked()
@@ -48,6 +49,8 @@ class Settings:
             raise InputError(f"k must be between 1 and 50, not {self.k}.")
         if not 16 <= self.chunk_tokens <= 1024:
             raise InputError(f"The chunk size must be between 16 and 1024 tokens, not {self.chunk_tokens}.")
+        if not 0 <= self.threads <= 256:
+            raise InputError(f"The thread count must be between 0 (automatic) and 256, not {self.threads}.")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2 + 1:
             raise InputError("The chunk overlap must be at least 0 and at most half the chunk size.")
         return self

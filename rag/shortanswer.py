@@ -15,7 +15,9 @@ from .lexical import terms
 from .questions import accepted_labels, expected_labels, named_in_question
 from .sentences import Mention
 
-_JOINER = re.compile(r"^(,\s*|\s+and\s+|,\s*and\s+|\s+or\s+)$")
+# Between two same-label mentions of one answer: a comma, "and" or "or", maybe with a title
+# ("Carter and French Defense Minister Jean-Yves Le Drian").
+_JOINER = re.compile(r"^(,\s*|\s+and\s+|,\s*and\s+|\s+or\s+)(the\s+)?([A-Z][\w.-]*\s+){0,4}$")
 
 
 def pick_short_answer(question: str, text: str, start: int, end: int, mentions: tuple[Mention, ...]) -> tuple[int, int] | None:

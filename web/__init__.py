@@ -1,0 +1,53 @@
+"""Web front door: the chat page, the embeddable chat and the JSON API over the ``rag`` library.
+
+``create_app`` loads the model and index once per process and keeps them in
+``app.extensions["rag"]``; views only read input, call the library and render.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from .api import api
+from .errors import register_errors
+from .pages import pages
+from .security import add_security
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the Flask app; settings come from ``RAG_*`` variables, or ``test_config`` in tests."""
+    app = Flask(__name__)
+    app.config.from_mapping(
+        INDEX_DIR=None,
+        EMBED_MODEL=None,
+        K=3,
+        CORS_ORIGINS="",
+        MAX_CONTENT_LENGTH=64 * 1024,
+        FRAME_ANCESTORS="*",
+        THREADS=1,
+        JSON_SORT_KEYS=False,
+    )
+    if test_config is None:
+        app.config.from_prefixed_env("RAG")
+    else:
+        app.config.from_mapping(test_config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["rag"] = _load_assistant(app)
+    app.register_blueprint(api)
+    app.register_blueprint(pages)
+    register_errors(app)
+    add_security(app)
+    return app
+
+
+def _load_assistant(app: Flask):  # type: ignore[no-untyped-def]
+    """Load the model and index once for this process (and, with gunicorn --preload, for its workers)."""
+    from rag.pipeline import Assistant
+    from rag.settings import Settings
+
+    settings = Settings.from_env().replace(
+        index_dir=Path(app.config["INDEX_DIR"]) if app.config["INDEX_DIR"] else None,
+        model=app.config["EMBED_MODEL"], k=int(app.config["K"]), threads=int(app.config["THREADS"]))
+    return Assistant(settings, say=app.logger.warning)

@@ -1,0 +1,56 @@
+"""Follow-up questions: fold the recent conversation into the retrieval query.
+
+"When will they be deployed?" says nothing about *who*; the question before
+it did. When a question leans on earlier turns (a pronoun, "what about ...",
+very few content words), the last user question is appended to the query used
+for retrieval. The answer is still typed by the new question alone. Nothing
+is invented: the query only ever holds words the user typed.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import InputError
+from .lexical import terms
+
+MAX_TURNS = 50
+MAX_TURN_CHARS = 20_000
+_LEANS_BACK = re.compile(
+    r"\b(they|them|their|theirs|it|its|he|him|his|she|her|hers|this|that|these|those|there|then|such|the same)\b"
+    r"|^\s*(and|also|what about|how about|why|and why)\b",
+    re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier message of the conversation."""
+
+    role: str
+    content: str
+
+
+def check_history(history: Sequence[Turn]) -> None:
+    """Raise InputError unless ``history`` is a short list of user/assistant turns."""
+    if len(history) > MAX_TURNS:
+        raise InputError(f"The history has {len(history)} turns; send at most {MAX_TURNS}.")
+    for turn in history:
+        if turn.role not in ("user", "assistant"):
+            raise InputError("Each history turn needs a role of 'user' or 'assistant'.")
+        if not isinstance(turn.content, str) or len(turn.content) > MAX_TURN_CHARS:
+            raise InputError(f"Each history turn needs a content text of at most {MAX_TURN_CHARS} characters.")
+
+
+def condense(question: str, history: Sequence[Turn]) -> str:
+    """Return the retrieval query for ``question`` given the earlier turns.
+
+    Example: ('When will they be deployed?', [user: 'What will US special operations forces do?'])
+    -> 'When will they be deployed? What will US special operations forces do?'
+    """
+    earlier = [turn.content for turn in history if turn.role == "user" and turn.content.strip()]
+    if not earlier:
+        return question
+    if _LEANS_BACK.search(question) or len(terms(question)) <= 2:
+        return f"{question} {' '.join(earlier[-1].split()[:200])}"
+    return question

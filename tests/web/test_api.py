@@ -1,0 +1,140 @@
+"""The JSON API through Flask's test client: every endpoint and every error case."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+QUESTION = "who chaired the Paris meeting?"
+
+
+def events(body: str) -> list[tuple[str, dict]]:
+    parsed = []
+    for block in body.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        parsed.append((lines["event"], json.loads(lines["data"])))
+    return parsed
+
+
+def test_ask_returns_the_same_object_as_the_cli(client, app):
+    response = client.post("/api/ask", json={"question": QUESTION})
+    assert response.status_code == 200 and response.is_json
+    data = response.get_json()
+    assert list(data) == ["question", "answer", "short_answer", "found", "citations", "timings_ms"]
+    assert data["found"] and "Carter" in data["answer"] and "Le Drian" in data["answer"]
+    text = app.extensions["rag"].index.articles[0].text
+    for citation in data["citations"]:
+        assert text[citation["start"]:citation["end"]] == citation["text"]
+    assert len(data["citations"]) <= 3
+
+
+def test_k_and_history(client):
+    assert len(client.post("/api/ask", json={"question": QUESTION, "k": 1}).get_json()["citations"]) == 1
+    alone = client.post("/api/ask", json={"question": "When?"}).get_json()
+    history = [{"role": "user", "content": "Where will the 27 defense ministers meet?"},
+               {"role": "assistant", "content": "Brussels"}]
+    followed = client.post("/api/ask", json={"question": "When?", "history": history}).get_json()
+    assert not alone["found"]
+    assert followed["found"] and "three weeks" in followed["answer"] and followed["question"] == "When?"
+
+
+@pytest.mark.parametrize("how", ["flag", "accept"])
+def test_streaming_sends_citations_first_then_pieces_then_the_whole(client, how: str):
+    if how == "flag":
+        response = client.post("/api/ask", json={"question": QUESTION, "stream": True})
+    else:
+        response = client.post("/api/ask", json={"question": QUESTION}, headers={"Accept": "text/event-stream"})
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    stream = events(response.get_data(as_text=True))
+    names = [name for name, _ in stream]
+    assert names[0] == "citations" and names[-1] == "done" and set(names[1:-1]) == {"delta"}
+    done = stream[-1][1]
+    assert stream[0][1]["citations"] == done["citations"] and done["citations"]
+    assert "".join(data["text"] for name, data in stream if name == "delta") == done["answer"]
+
+
+def test_documents_health_and_openapi(client, app):
+    article = app.extensions["rag"].index.articles[0]
+    document = client.get(f"/api/documents/{article.doc_id}").get_json()
+    assert document == {"id": article.doc_id, "source": article.source, "title": article.title, "text": article.text}
+    health = client.get("/api/health").get_json()
+    assert health["status"] == "ok" and health["chunks"] > 0 and health["sources"][0]["id"] == article.doc_id
+    assert "MiniLM" in health["model"]
+    spec = client.get("/api/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.1") and "/api/ask" in spec["paths"]
+
+
+def post_raw(client, body: bytes | str, content_type: str = "application/json"):
+    return client.post("/api/ask", data=body, content_type=content_type)
+
+
+@pytest.mark.parametrize("send, status, words", [
+    (lambda c: post_raw(c, "{not json"), 400, "not valid JSON"),
+    (lambda c: post_raw(c, "question=hi", "application/x-www-form-urlencoded"), 415, "Content-Type"),
+    (lambda c: post_raw(c, "", "text/plain"), 415, "Content-Type"),
+    (lambda c: c.post("/api/ask", json=["who?"]), 400, "JSON object"),
+    (lambda c: c.post("/api/ask", json="who?"), 400, "JSON object"),
+    (lambda c: c.post("/api/ask", json={}), 400, "'question' is required"),
+    (lambda c: c.post("/api/ask", json={"question": ""}), 400, "empty"),
+    (lambda c: c.post("/api/ask", json={"question": "   "}), 400, "empty"),
+    (lambda c: c.post("/api/ask", json={"question": 42}), 400, "must be a string"),
+    (lambda c: c.post("/api/ask", json={"question": ["who?"]}), 400, "must be a string"),
+    (lambda c: c.post("/api/ask", json={"question": "who?", "k": 0}), 400, "'k'"),
+    (lambda c: c.post("/api/ask", json={"question": "who?", "k": 10**9}), 400, "'k'"),
+    (lambda c: c.post("/api/ask", json={"question": "who?", "k": "3"}), 400, "'k'"),
+    (lambda c: c.post("/api/ask", json={"question": "who?", "k": True}), 400, "'k'"),
+    (lambda c: c.post("/api/ask", json={"question": "who?", "stream": "yes"}), 400, "'stream'"),
+    (lambda c: c.post("/api/ask", json={"question": "who?", "history": "hi"}), 400, "'history'"),
+    (lambda c: c.post("/api/ask", json={"question": "who?", "history": [{"role": "x", "content": "a"}]}), 400, "role"),
+    (lambda c: c.post("/api/ask", json={"question": "who?", "history": [["user", "a"]]}), 400, "history item"),
+    (lambda c: c.post("/api/ask", json={"question": "who?", "history": [{"role": "user", "content": "a"}] * 51}),
+     400, "at most 50"),
+    (lambda c: c.post("/api/ask", json={"question": "x" * 70_000}), 413, "too large"),
+    (lambda c: c.post("/api/ask", json={"question": "x" * 3000}), 400, "characters long"),
+    (lambda c: c.get("/api/documents/nope"), 404, "no document"),
+    (lambda c: c.get("/api/documents/..%2F..%2Fetc%2Fpasswd"), 404, "no"),
+    (lambda c: c.get("/api/documents/../../etc/passwd"), 404, "no"),
+    (lambda c: c.get("/api/nothing-here"), 404, "no such API route"),
+    (lambda c: c.get("/api/ask"), 405, "not allowed"),
+    (lambda c: c.delete("/api/health"), 405, "not allowed"),
+])
+def test_every_api_error_is_one_json_sentence(client, send, status: int, words: str):
+    response = send(client)
+    assert response.status_code == status
+    assert response.is_json, response.get_data(as_text=True)[:200]
+    message = response.get_json()["error"]
+    assert words in message and message.endswith(".") and "\n" not in message
+    assert client.get("/api/health").status_code == 200  # still serving
+
+
+def test_security_headers_and_framing(client):
+    page = client.get("/")
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert page.headers["X-Content-Type-Options"] == "nosniff" and page.headers["Referrer-Policy"] == "no-referrer"
+    assert page.headers["X-Frame-Options"] == "DENY"
+    embed = client.get("/embed")
+    assert "frame-ancestors https://news.example" in embed.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in embed.headers
+    assert client.post("/api/ask", json={"question": QUESTION}).headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_cors_only_for_configured_origins(client):
+    allowed = client.get("/api/health", headers={"Origin": "https://news.example"})
+    assert allowed.headers.get("Access-Control-Allow-Origin") == "https://news.example"
+    other = client.get("/api/health", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    preflight = client.options("/api/ask", headers={"Origin": "https://news.example",
+                                                    "Access-Control-Request-Method": "POST",
+                                                    "Access-Control-Request-Headers": "Content-Type"})
+    assert preflight.status_code == 200 and "POST" in preflight.headers["Access-Control-Allow-Methods"]
+
+
+def test_pages_are_plain_html_with_no_inline_script(client):
+    for path in ("/", "/embed"):
+        html = client.get(path).get_data(as_text=True)
+        assert '<script src="/static/chat.js" defer></script>' in html
+        assert "<script>" not in html and "http://" not in html and "https://" not in html
+        assert "Paris coalition meeting" in html
+    with client.get("/static/chat.js") as script:
+        assert script.status_code == 200 and "textContent" in script.get_data(as_text=True)

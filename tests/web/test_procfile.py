@@ -1,0 +1,83 @@
+"""The Procfile's command, as a platform would run it: start on a free port, ask over HTTP, stop cleanly."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+PROCFILE = Path(__file__).parents[2] / "Procfile"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_procfile_command_serves_and_stops_cleanly(tmp_path: Path, bundled_index_dir: Path):
+    line = PROCFILE.read_text(encoding="utf-8").strip()
+    assert line.startswith("web: ") and "--preload" in line
+    shutil.copytree(bundled_index_dir, tmp_path / "index")
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "WEB_CONCURRENCY": "2", "RAG_INDEX_DIR": str(tmp_path / "index"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    server = subprocess.Popen(["bash", "-c", f"exec {line.removeprefix('web: ')}"], cwd=Path(__file__).parents[2],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/api/health", timeout=2) as response:
+                    assert json.load(response)["status"] == "ok"
+                break
+            except OSError:
+                assert server.poll() is None, server.stdout.read() if server.stdout else ""
+                assert time.monotonic() < deadline, "the server did not come up"
+                time.sleep(0.5)
+        for _ in range(4):  # more requests than workers: every worker answers
+            request = urllib.request.Request(base + "/api/ask", method="POST",
+                                             data=json.dumps({"question": "who chaired the Paris meeting?"}).encode(),
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                answer = json.load(response)
+            assert answer["found"] and "Le Drian" in answer["answer"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=60)
+    assert server.returncode == 0, output
+    assert "Traceback" not in output
+
+
+def test_rag_serve_starts_the_development_server(tmp_path: Path, bundled_index_dir: Path):
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "rag"), "serve", "--index", str(bundled_index_dir),
+                               "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    assert b"Ask the article" in response.read()
+                break
+            except OSError:
+                assert server.poll() is None, server.stdout.read() if server.stdout else ""
+                assert time.monotonic() < deadline, "rag serve did not come up"
+                time.sleep(0.5)
+    finally:
+        server.send_signal(signal.SIGINT)
+        output, _ = server.communicate(timeout=30)
+    assert "Traceback" not in output and "Serving on" in output
+
+
+def test_rag_serve_refuses_a_missing_index(tmp_path: Path):
+    result = subprocess.run([str(Path(sys.executable).parent / "rag"), "serve", "--index", str(tmp_path / "none")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 4 and result.stderr.startswith("error: There is no index")

@@ -1,0 +1,117 @@
+"""JSON API under ``/api/``: ask (plain or streamed), documents, health, OpenAPI."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+
+from rag.answerer import answer_to_dict
+from rag.errors import InputError
+from rag.followup import Turn
+
+from .openapi import openapi_document
+
+api = Blueprint("api", __name__, url_prefix="/api")
+MAX_K = 50
+
+
+def _assistant():  # type: ignore[no-untyped-def]
+    return current_app.extensions["rag"]
+
+
+@api.post("/ask")
+def ask() -> Response:
+    """Answer a question; as Server-Sent Events when asked to stream."""
+    body = _json_object()
+    question = body.get("question")
+    if question is None:
+        raise InputError("The field 'question' is required.")
+    if not isinstance(question, str):
+        raise InputError("The field 'question' must be a string.")
+    k = body.get("k", current_app.config["K"])
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+        raise InputError(f"The field 'k' must be a whole number from 1 to {MAX_K}.")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise InputError("The field 'stream' must be true or false.")
+    answer = answer_to_dict(_assistant().ask(question, k, _history(body.get("history", []))))
+    if stream or request.accept_mimetypes.best == "text/event-stream":
+        return Response(stream_with_context(_events(answer)), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return jsonify(answer)
+
+
+@api.get("/documents/<doc_id>")
+def document(doc_id: str) -> Response:
+    """Return an article's full text, so a citation's start/end can be highlighted."""
+    for article in _assistant().index.articles:
+        if article.doc_id == doc_id:
+            return jsonify({"id": article.doc_id, "source": article.source, "title": article.title,
+                            "text": article.text})
+    return _error(f"There is no document with id {doc_id[:40]!r}.", 404)
+
+
+@api.get("/health")
+def health() -> Response:
+    """Report readiness and what the loaded index holds."""
+    assistant = _assistant()
+    manifest = assistant.index.manifest
+    return jsonify({"status": "ok", "index": str(assistant.settings.index_dir), "model": manifest.model,
+                    "built_at": manifest.built_at, "chunks": manifest.counts.get("chunks", 0),
+                    "sources": [{"id": s.doc_id, "source": s.source, "title": s.title, "chunks": s.chunks}
+                                for s in manifest.sources]})
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    """Return the OpenAPI 3.1 description of this API."""
+    return jsonify(openapi_document(MAX_K, current_app.config["MAX_CONTENT_LENGTH"]))
+
+
+def _json_object() -> dict[str, Any]:
+    if not request.is_json:
+        raise _UnsupportedType()
+    body = request.get_json(silent=True)
+    if body is None:
+        raise InputError("The request body is not valid JSON.")
+    if not isinstance(body, dict):
+        raise InputError("The request body must be a JSON object.")
+    return body
+
+
+def _history(raw: Any) -> list[Turn]:
+    if not isinstance(raw, list):
+        raise InputError("The field 'history' must be a list of {role, content} objects.")
+    turns = []
+    for item in raw:
+        if not isinstance(item, dict) or not isinstance(item.get("role"), str) \
+                or not isinstance(item.get("content"), str):
+            raise InputError("Each history item must be an object with string 'role' and 'content'.")
+        turns.append(Turn(item["role"], item["content"]))
+    return turns
+
+
+def _events(answer: dict[str, Any]) -> Iterator[str]:
+    """Yield the citations first, then the answer in pieces, then the whole object."""
+    yield _event("citations", {"citations": answer["citations"]})
+    words = answer["answer"].split(" ")
+    for start in range(0, len(words), 4):
+        piece = " ".join(words[start:start + 4]) + (" " if start + 4 < len(words) else "")
+        yield _event("delta", {"text": piece})
+    yield _event("done", answer)
+
+
+def _event(name: str, data: Any) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _error(message: str, status: int) -> Response:
+    response = jsonify({"error": message})
+    response.status_code = status
+    return response
+
+
+class _UnsupportedType(Exception):
+    """The request body is not declared as JSON."""

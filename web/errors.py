@@ -1,0 +1,49 @@
+"""One place that turns every failure under ``/api/`` into ``{"error": "one sentence"}`` with its status."""
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from rag.errors import RagError
+
+from .api import _UnsupportedType
+
+_MESSAGES = {
+    400: "The request is malformed.",
+    404: "There is no such API route; see /api/openapi.json.",
+    405: "This method is not allowed here; see /api/openapi.json.",
+    413: "The request body is too large.",
+    415: "Send the request body as JSON with Content-Type: application/json.",
+}
+
+
+def register_errors(app: Flask) -> None:
+    """Install the JSON error handlers for API paths; pages keep Flask's plain error pages."""
+
+    @app.errorhandler(RagError)
+    def rag_error(error: RagError) -> Response:
+        return _json(str(error), error.http_status)
+
+    @app.errorhandler(_UnsupportedType)
+    def unsupported(_: Exception) -> Response:
+        return _json(_MESSAGES[415], 415)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+        if not request.path.startswith("/api/"):
+            return error
+        status = error.code or 500
+        return _json(_MESSAGES.get(status, f"{error.name}."), status)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):  # type: ignore[no-untyped-def]
+        app.logger.exception("Unexpected error on %s %s", request.method, request.path)
+        if request.path.startswith("/api/"):
+            return _json("Something went wrong on the server; the error was logged.", 500)
+        return "Something went wrong on the server.", 500
+
+
+def _json(message: str, status: int) -> Response:
+    response = jsonify({"error": message})
+    response.status_code = status
+    return response

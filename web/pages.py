@@ -1,0 +1,22 @@
+"""The chat page and the compact chat for iframes; all behaviour lives in static/chat.js."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template
+
+pages = Blueprint("pages", __name__)
+
+
+@pages.get("/")
+def chat() -> str:
+    """Render the full chat page."""
+    return render_template("chat.html", compact=False, sources=_sources())
+
+
+@pages.get("/embed")
+def embed() -> str:
+    """Render the compact chat meant for an <iframe>."""
+    return render_template("chat.html", compact=True, sources=_sources())
+
+
+def _sources() -> list[str]:
+    return [article.title for article in current_app.extensions["rag"].index.articles]
