@@ -18,18 +18,26 @@ NAMES = ("PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "EVENT", "PRODUCT", "WORK
 # (pattern at the question's first wh-word, labels in order of preference, labels accepted at all).
 # The accepted sets are wider because the small spaCy model often mislabels (a year as CARDINAL,
 # a region as ORG); a typed question is refused only when no accepted mention is in the evidence.
+_MODIFIERS = r"(?:[\w-]+ ){0,3}?"  # "which Iraqi city", "what body of water"
 _RULES: list[tuple[re.Pattern[str], tuple[str, ...], tuple[str, ...]]] = [
     (re.compile(r"how (many|much) (years|months|weeks|days|hours|minutes|decades|centuries|time)\b"),
      TIMES + NUMBERS, TIMES + NUMBERS),
     (re.compile(r"how (many|much)\b|what (number|percentage|amount)\b"), NUMBERS, NUMBERS + ("ORDINAL",)),
     (re.compile(r"how (long|old|often)\b"), TIMES + NUMBERS, TIMES + NUMBERS + ("ORDINAL",)),
-    (re.compile(r"when\b|(what|which) (year|date|day|month|time|century|decade)s?\b"), TIMES,
-     TIMES + ("CARDINAL", "ORDINAL", "EVENT")),
-    (re.compile(r"where\b|(what|which) (country|countries|city|cities|region|place|nation|nations|capital|town)\b"),
+    (re.compile(rf"when\b|(what|which) {_MODIFIERS}(year|date|day|month|time|century|decade|period|era)s?\b"),
+     TIMES, TIMES + ("CARDINAL", "ORDINAL", "EVENT")),
+    (re.compile(rf"where\b|(what|which) {_MODIFIERS}(country|countries|city|cities|region|place|nation|capital|town|"
+                r"state|province|area|continent|river|sea|ocean|water|island|location|site)s?\b"),
      PLACES, NAMES),
-    (re.compile(r"who(m|se)?\b|(what|which) (person|people|group|organi[sz]ation|company|minister|leader)s?\b"),
-     PEOPLE, NAMES),
-    (re.compile(r"(what|which) (language|religion|nationality)\b"), ("NORP", "LANGUAGE"), NAMES),
+    (re.compile(rf"who(m|se)?\b|(what|which) {_MODIFIERS}(person|people|group|organi[sz]ation|company|minister|leader|"
+                r"official|president|king|queen|ruler|duke|general|admiral|commander|head of state|man|woman|unit|"
+                r"army|division|agency|party|team|family|dynasty|tribe)s?\b"),
+     ("PERSON",) + PEOPLE[1:] + ("PROPN",), NAMES),
+    (re.compile(rf"(what|which) {_MODIFIERS}(language|religion|nationality|ethnicity)\b"),
+     ("NORP", "LANGUAGE"), NAMES),
+    (re.compile(rf"(what|which) {_MODIFIERS}(ship|carrier|vessel|aircraft|plane|building|newspaper|book|film|treaty|"
+                r"law|battle|war|event|operation|plan|campaign|force)s?\b"),
+     ("PRODUCT", "FAC", "EVENT", "LAW", "WORK_OF_ART", "ORG", "PROPN"), NAMES),
 ]
 _WH_WORD = re.compile(r"\b(who|whom|whose|what|which|when|where|how)\b")
 
@@ -68,6 +76,12 @@ def _rule(question: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         if pattern.match(lowered, first.start()):
             return preferred, accepted
     return (), ()
+
+
+def asks_for_a_thing(question: str) -> bool:
+    """Return whether the question's first wh-word is 'what' or 'which' (an open noun-phrase answer)."""
+    first = _WH_WORD.search(question.lower())
+    return first is not None and first.group() in ("what", "which")
 
 
 def named_in_question(mention: str, question_terms: set[str]) -> bool:

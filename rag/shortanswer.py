@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from .lexical import terms
-from .questions import accepted_labels, expected_labels, named_in_question
+from .questions import NAMES, STOP_WORDS, accepted_labels, asks_for_a_thing, expected_labels, named_in_question
 from .sentences import Mention
 
 # Between two same-label mentions of one answer: a comma, "and" or "or", maybe with a title
@@ -22,12 +22,14 @@ _JOINER = re.compile(r"^(,\s*|\s+and\s+|,\s*and\s+|\s+or\s+)(the\s+)?([A-Z][\w.-
 
 def pick_short_answer(question: str, text: str, start: int, end: int, mentions: tuple[Mention, ...]) -> tuple[int, int] | None:
     """Return the ``(start, end)`` of the short answer inside sentence ``text[start:end]``, or None."""
-    labels = accepted_labels(question)
+    labels, preferred = accepted_labels(question), expected_labels(question)
+    if not labels and asks_for_a_thing(question):
+        labels, preferred = NAMES + ("NP",), NAMES + ("NP",)
     if not labels:
         return None
-    preferred = expected_labels(question)
     asked = set(terms(question))
-    candidates = [m for m in mentions if m.label in labels and not named_in_question(text[m.start:m.end], asked)]
+    candidates = [m for m in mentions if m.label in labels and not named_in_question(text[m.start:m.end], asked)
+                  and text[m.start:m.end].lower() not in STOP_WORDS]
     if not candidates:
         return None
     anchors = [m.start() + start for m in re.finditer(r"\w+", text[start:end])

@@ -108,3 +108,21 @@ def test_a_corrupt_index_is_reported_not_crashed(tmp_path: Path, bundled_index_d
 def test_help_is_quick_and_plain():
     result = run("ask", "--help")
     assert result.returncode == 0 and "--json" in result.stdout and "-k" in result.stdout
+
+
+def test_rag_eval_reports_every_figure(tmp_path: Path):
+    data = Path(__file__).parent / "data"
+    rows = [line for line in (data / "paris_questions.jsonl").read_text(encoding="utf-8").splitlines() if line][:12]
+    (tmp_path / "q.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    article = Path(__file__).parents[1] / "rag" / "data" / "paris-coalition-meeting.txt"
+    result = run("rag", "eval", str(tmp_path / "q.jsonl"), "--corpus", str(article), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    for name in ("hit_at_1", "hit_at_3", "hit_at_5", "mrr", "answer_contains_gold", "short_exact", "short_f1",
+                 "median_answer_words", "unanswerable_refused", "answerable_refused", "citations_verbatim",
+                 "answer_text_verbatim", "latency_p50_ms", "latency_p95_ms"):
+        assert isinstance(report[name], (int, float)), name
+    assert report["questions"] == 12 and report["citations_verbatim"] == 1.0
+    assert isinstance(report["failures"], list)
+    (tmp_path / "bad.jsonl").write_text('{"id": 1}\n', encoding="utf-8")
+    assert_one_sentence_error(run("rag", "eval", str(tmp_path / "bad.jsonl"), "--corpus", str(article), cwd=tmp_path))

@@ -31,7 +31,7 @@ def test_bundled_article_questions(assistant):
     report = evaluate(assistant, read_questions(DATA / "paris_questions.jsonl"))
     assert report.questions >= 60 and report.questions - report.answerable >= 10
     assert report.hit_at_1 >= 0.58 and report.hit_at_3 >= 0.80
-    assert report.answer_contains_gold >= 0.70
+    assert report.answer_contains_gold >= 0.70 and report.short_f1 >= 0.30
     assert report.median_answer_words < 40
     assert report.answerable_refused <= 0.05
     assert report.citations_verbatim == 1.0 and report.answer_text_verbatim == 1.0
@@ -40,7 +40,7 @@ def test_bundled_article_questions(assistant):
 def test_squad_normans_in_a_two_article_index(combined):
     report = evaluate(combined, read_questions(DATA / "normans_questions.jsonl"))
     assert report.hit_at_1 >= 0.72 and report.hit_at_3 >= 0.86
-    assert report.answer_contains_gold >= 0.72 and report.short_f1 >= 0.35
+    assert report.answer_contains_gold >= 0.72 and report.short_f1 >= 0.45
     assert report.answerable_refused <= 0.1
     assert report.citations_verbatim == 1.0 and report.answer_text_verbatim == 1.0
 
