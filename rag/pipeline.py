@@ -14,10 +14,12 @@ from pathlib import Path
 from .answerer import Answer, Policy, compose_answer
 from .articles import BUNDLED_NAME, Article, bundled_article, read_article
 from .build import stale_reason, update_index
-from .embedder import Embedder
+from .embedder import Embedder, export_onnx, model_id
 from .errors import ArticleError, InputError
 from .followup import Turn, check_history, condense
 from .index import Index, index_exists, load_index, read_manifest
+from .queryencoder import FORMAT as ONNX_FORMAT
+from .queryencoder import OnnxEncoder, export_folder, load_onnx_encoder
 from .retriever import Retriever
 from .settings import Settings
 
@@ -58,12 +60,13 @@ def current_articles(index: Index) -> list[Article]:
     return articles
 
 
-def open_index(settings: Settings, embedder: Embedder, say: Say | None = None,
+def open_index(settings: Settings, model: str, embedder: Callable[[], Embedder], say: Say | None = None,
                build_missing: bool = True) -> Index:
     """Load the index at ``settings.index_dir``, refreshing it if stale.
 
     A missing index is built from the bundled article when ``build_missing``;
-    otherwise it is an error that says to run ``rag build``.
+    otherwise it is an error that says to run ``rag build``. ``embedder`` is
+    called only when something must be embedded.
     """
     folder = settings.index_dir
     if not index_exists(folder):
@@ -71,29 +74,48 @@ def open_index(settings: Settings, embedder: Embedder, say: Say | None = None,
             load_index(folder)  # raises the "no index here; run rag build" error
         if say:
             say(f"Building the index of the bundled article in {folder} (first use only)...")
-        return update_index([bundled_article()], folder, embedder, settings, say=say).index
-    index = load_index(folder, model=embedder.model_id)
+        return update_index([bundled_article()], folder, embedder(), settings, say=say).index
+    index = load_index(folder, model=model)
     articles = current_articles(index)
-    reason = stale_reason(index, articles, settings, embedder.model_id)
+    reason = stale_reason(index, articles, settings, model)
     if reason is None:
         return index
     if say:
         say(f"Updating the index in {folder}: {reason}...")
-    return update_index(articles, folder, embedder, settings, say=say).index
+    return update_index(articles, folder, embedder(), settings, say=say).index
 
 
 class Assistant:
-    """A loaded model and index that answer questions."""
+    """A loaded index and query encoder that answer questions.
+
+    Questions are encoded with the ONNX export of the model when there is one
+    (made on first use), so a new process answers without loading torch.
+    """
 
     def __init__(self, settings: Settings | None = None, say: Say | None = None,
                  build_missing: bool = True, policy: Policy = Policy(), embedder: Embedder | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self.policy = policy
         if not build_missing:
-            read_manifest(self.settings.index_dir)  # fail before the slow model load
-        self.embedder = embedder or Embedder(self.settings.model, self.settings.threads)
-        self.index = open_index(self.settings, self.embedder, say, build_missing)
-        self.retriever = Retriever(self.index, self.embedder.vocabulary())
+            read_manifest(self.settings.index_dir)  # fail before any slow load
+        self._embedder = embedder
+        self.index = open_index(self.settings, model_id(self.settings.model), self.embedder, say, build_missing)
+        self.encoder: Embedder | OnnxEncoder = embedder or self._query_encoder()
+        self.retriever = Retriever(self.index, self.encoder.vocabulary())
+
+    def embedder(self) -> Embedder:
+        """Return the sentence-transformers model, loading it on first need."""
+        if self._embedder is None:
+            self._embedder = Embedder(self.settings.model, self.settings.threads)
+        return self._embedder
+
+    def _query_encoder(self) -> Embedder | OnnxEncoder:
+        """Return the ONNX encoder, exporting it first if needed; the Embedder if the model can't be exported."""
+        name = model_id(self.settings.model)
+        encoder = load_onnx_encoder(name, self.settings.threads)
+        if encoder is None and export_onnx(self.embedder(), export_folder(name), ONNX_FORMAT):
+            encoder = load_onnx_encoder(name, self.settings.threads)
+        return encoder or self.embedder()
 
     def ask(self, question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
         """Answer ``question`` from the index, citing the sentences it quotes; ``history`` helps follow-ups."""
@@ -104,7 +126,7 @@ class Assistant:
         k = self.settings.k if k is None else k
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 50:
             raise InputError("k must be a whole number between 1 and 50.")
-        encoded = self.embedder.encode([query])
+        encoded = self.encoder.encode([query])
         embedded = time.perf_counter()
         passages = self.retriever.retrieve(query, encoded, max(k, PASSAGES), question=question)
         retrieved = time.perf_counter()

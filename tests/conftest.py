@@ -9,12 +9,19 @@ import pytest
 DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export cache for the session (the first use of the model makes the export)."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache: Path) -> Path:
     """Run each test in its own folder with no RAG_* settings from the outside."""
     for name in list(os.environ):
         if name.startswith("RAG_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("RAG_CACHE_DIR", str(model_cache))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -12,7 +12,7 @@ from rag.index import load_index
     ("What did the defense chiefs say about working together with American commandos?", "get on very well"),
 ])
 def test_names_numbers_and_paraphrases_are_found_first(assistant, question: str, needle: str):
-    encoded = assistant.embedder.encode([question])
+    encoded = assistant.encoder.encode([question])
     passages = assistant.retriever.retrieve(question, encoded, 3)
     assert [p.rank for p in passages] == [1, 2, 3]
     assert passages[0].score >= passages[1].score >= passages[2].score
@@ -23,7 +23,7 @@ def test_names_numbers_and_paraphrases_are_found_first(assistant, question: str,
 
 def test_passages_carry_citation_data(assistant, bundled_index_dir):
     index = load_index(bundled_index_dir)
-    encoded = assistant.embedder.encode(["Where will the next meeting be held?"])
+    encoded = assistant.encoder.encode(["Where will the next meeting be held?"])
     for passage in assistant.retriever.retrieve("Where will the next meeting be held?", encoded, 5):
         assert passage.title == "Paris coalition meeting" and len(passage.doc_id) == 12
         assert index.article(passage.chunk.source).text[passage.chunk.start:passage.chunk.end] == passage.chunk.text
