@@ -77,26 +77,40 @@ def build_index(articles: list[Article], embedder: Embedder, settings: Settings,
     reusable = previous is not None and previous.manifest.model == embedder.model_id \
         and previous.manifest.chunker == chunker_settings(settings)
     old = {info.source: info.sha256 for info in previous.manifest.sources} if previous and reusable else {}
-    parts: list[_Part] = []
+    parts: list[_Part | None] = []
+    fresh: list[tuple[int, list[Chunk], list[Sentence]]] = []
     embedded, reused = [], []
-    for article in articles:
+    for number, article in enumerate(articles):
         if previous is not None and old.get(article.source) == article.digest:
             parts.append(_reuse(previous, article.source))
             reused.append(article.source)
         else:
-            parts.append(_embed(article, embedder, settings, progress))
+            sentences = split_sentences(article)
+            chunks = chunk_article(article, sentences, settings.chunk_tokens, settings.chunk_overlap, embedder.fits)
+            fresh.append((number, chunks, sentences))
+            parts.append(None)
             embedded.append(article.source)
-    index = _assemble(articles, parts, embedder, settings)
+    for number, part in _embed_together(articles, fresh, embedder, progress):
+        parts[number] = part
+    index = _assemble(articles, [part for part in parts if part is not None], embedder, settings)
     removed = sorted(set(old) - {a.source for a in articles})
     return BuildReport(index, embedded, reused, removed, time.perf_counter() - started)
 
 
-def _embed(article: Article, embedder: Embedder, settings: Settings, progress: bool) -> _Part:
-    sentences = split_sentences(article)
-    chunks = chunk_article(article, sentences, settings.chunk_tokens, settings.chunk_overlap, embedder.fits)
-    chunk_vectors = embedder.embed([chunk.text for chunk in chunks], progress=progress)
-    encoded = embedder.encode([article.text[s.start:s.end] for s in sentences], progress=progress)
-    return _Part(chunks, sentences, chunk_vectors, encoded.vectors, encoded.token_vectors, encoded.token_ids)
+def _embed_together(articles: list[Article], fresh: list[tuple[int, list[Chunk], list[Sentence]]],
+                    embedder: Embedder, progress: bool) -> list[tuple[int, _Part]]:
+    """Embed the chunks and sentences of all new articles in two large batches (small ones are slow)."""
+    chunk_texts = [chunk.text for _, chunks, _ in fresh for chunk in chunks]
+    sentence_texts = [articles[n].text[s.start:s.end] for n, _, sentences in fresh for s in sentences]
+    chunk_vectors = embedder.embed(chunk_texts, progress=progress)
+    encoded = embedder.encode(sentence_texts, progress=progress)
+    result, chunk_at, sentence_at = [], 0, 0
+    for number, chunks, sentences in fresh:
+        c, s = slice(chunk_at, chunk_at + len(chunks)), slice(sentence_at, sentence_at + len(sentences))
+        result.append((number, _Part(chunks, sentences, chunk_vectors[c], encoded.vectors[s],
+                                     encoded.token_vectors[s], encoded.token_ids[s])))
+        chunk_at, sentence_at = c.stop, s.stop
+    return result
 
 
 def _assemble(articles: list[Article], parts: list[_Part], embedder: Embedder, settings: Settings) -> Index:
