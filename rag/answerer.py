@@ -22,8 +22,8 @@ NOT_FOUND = "The article doesn't say."
 class Policy:
     """When to answer and how much to quote; tuned on the development sets."""
 
-    abstain_below: float = 1.45
-    second_within: float = 0.04
+    abstain_below: float = 1.2
+    second_within: float = 0.1
     max_quoted: int = 2
     refuse_without_type: bool = True
 

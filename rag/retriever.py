@@ -55,10 +55,11 @@ class Weights:
     """How sentence evidence is combined; tuned on the development sets (benchmarks/QUALITY.md)."""
 
     tokens: float = 3.0
-    dense: float = 1.0
-    passage: float = 0.5
+    dense: float = 0.5
+    passage: float = 0.25
     lexical: float = 0.15
     typed: float = 0.1
+    length: float = 0.04  # long sentences match more word pieces by chance; this evens it out
 
 
 class Retriever:
@@ -69,6 +70,8 @@ class Retriever:
         self.weights = weights
         self.bm25 = Bm25([chunk.text for chunk in index.chunks])
         self.matcher = TokenMatcher(index.token_vectors, index.token_ids, index.token_offsets, vocabulary)
+        lengths = np.maximum(np.diff(index.token_offsets), 1).astype(np.float32)
+        self.length_bias = np.log(lengths / lengths.mean()) if len(lengths) else lengths
         self.titles = [(a.title, a.doc_id) for a in index.articles]
         self.source_numbers = index.source_numbers
 
@@ -127,7 +130,8 @@ class Retriever:
             sentence = self.index.sentences[number]
             typed = bool(labels) and any(m.label in labels and not named_in_question(text[m.start:m.end], asked)
                                          for m in sentence.mentions)
-            score = (w.tokens * float(tokens[offset]) + w.dense * float(dense[offset]) + w.passage * passage_dense
+            matched = float(tokens[offset]) - w.length * float(self.length_bias[number])
+            score = (w.tokens * matched + w.dense * float(dense[offset]) + w.passage * passage_dense
                      + w.lexical * lexical_share + w.typed * typed)
             scored.append(ScoredSentence(number, sentence.start, sentence.end, float(tokens[offset]),
                                          float(dense[offset]), score))
