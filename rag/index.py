@@ -78,6 +78,7 @@ class Index:
     token_vectors: np.ndarray
     token_ids: np.ndarray
     token_offsets: np.ndarray
+    version: str = ""
 
     def article(self, source: str) -> Article:
         """Return the article with this source name."""
@@ -128,7 +129,16 @@ def save_index(index: Index, folder: Path) -> Path:
     os.replace(pointer, folder / POINTER)
     _fsync_folder(folder)
     _remove_old_versions(folder, keep=version.name)
+    index.version = version.name
     return version
+
+
+def live_version(folder: Path) -> str | None:
+    """Return the name of the live version of ``folder``, or None when there is none (one small read)."""
+    try:
+        return (folder / POINTER).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
 
 
 def index_exists(folder: Path) -> bool:
@@ -175,7 +185,7 @@ def load_index(folder: Path, model: str | None = None) -> Index:
         raise BrokenIndexError(
             f"The index at {folder} does not match its manifest; run `rag build PATH... --index {folder} --force`.")
     return Index(manifest, articles, chunks, sentences, sentence_source, chunk_sentences,
-                 chunk_vectors, sentence_vectors, token_vectors, token_ids, token_offsets)
+                 chunk_vectors, sentence_vectors, token_vectors, token_ids, token_offsets, version.name)
 
 
 @contextlib.contextmanager

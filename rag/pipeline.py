@@ -6,9 +6,11 @@ is built from the bundled article on first use.
 """
 from __future__ import annotations
 
+import threading
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from .answerer import Answer, Policy, compose_answer
@@ -17,7 +19,7 @@ from .build import stale_reason, update_index
 from .embedder import Embedder, export_onnx, model_id
 from .errors import ArticleError, InputError
 from .followup import Turn, check_history, condense
-from .index import Index, index_exists, load_index, read_manifest
+from .index import Index, index_exists, live_version, load_index, read_manifest
 from .queryencoder import FORMAT as ONNX_FORMAT
 from .queryencoder import OnnxEncoder, export_folder, load_onnx_encoder
 from .retriever import Retriever
@@ -85,6 +87,14 @@ def open_index(settings: Settings, model: str, embedder: Callable[[], Embedder],
     return update_index(articles, folder, embedder(), settings, say=say).index
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """An index and the retriever over it, swapped together."""
+
+    index: Index
+    retriever: Retriever
+
+
 class Assistant:
     """A loaded index and query encoder that answer questions.
 
@@ -99,9 +109,39 @@ class Assistant:
         if not build_missing:
             read_manifest(self.settings.index_dir)  # fail before any slow load
         self._embedder = embedder
-        self.index = open_index(self.settings, model_id(self.settings.model), self.embedder, say, build_missing)
+        index = open_index(self.settings, model_id(self.settings.model), self.embedder, say, build_missing)
         self.encoder: Embedder | OnnxEncoder = embedder or self._query_encoder()
-        self.retriever = Retriever(self.index, self.encoder.vocabulary())
+        self._loaded = _Loaded(index, Retriever(index, self.encoder.vocabulary()))
+        self._reloading = threading.Lock()
+        self._checked = time.monotonic()
+
+    @property
+    def index(self) -> Index:
+        """The index in use (replaced whole when a rebuilt one is picked up)."""
+        return self._loaded.index
+
+    @property
+    def retriever(self) -> Retriever:
+        return self._loaded.retriever
+
+    def reload_if_rebuilt(self, every: float = 1.0) -> bool:
+        """Swap in the index on disk if a build replaced it since we loaded; check at most every ``every`` s.
+
+        Questions being answered keep the index they started with, so none fails during the swap.
+        """
+        now = time.monotonic()
+        if now - self._checked < every or not self._reloading.acquire(blocking=False):
+            return False
+        try:
+            self._checked = now
+            version = live_version(self.settings.index_dir)
+            if version is None or version == self._loaded.index.version:
+                return False
+            index = load_index(self.settings.index_dir, model=model_id(self.settings.model))
+            self._loaded = _Loaded(index, Retriever(index, self.encoder.vocabulary()))
+            return True
+        finally:
+            self._reloading.release()
 
     def embedder(self) -> Embedder:
         """Return the sentence-transformers model, loading it on first need."""
@@ -126,11 +166,12 @@ class Assistant:
         k = self.settings.k if k is None else k
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 50:
             raise InputError("k must be a whole number between 1 and 50.")
+        loaded = self._loaded  # one consistent index + retriever for this question
         encoded = self.encoder.encode([query])
         embedded = time.perf_counter()
-        passages = self.retriever.retrieve(query, encoded, max(k, PASSAGES), question=question)
+        passages = loaded.retriever.retrieve(query, encoded, max(k, PASSAGES), question=question)
         retrieved = time.perf_counter()
-        answer = compose_answer(question, passages, self.index, k, self.policy)
+        answer = compose_answer(question, passages, loaded.index, k, self.policy)
         done = time.perf_counter()
         timings = {"embed": (embedded - started) * 1000, "retrieve": (retrieved - embedded) * 1000,
                    "answer": (done - retrieved) * 1000, "total": (done - started) * 1000}

@@ -26,6 +26,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         CORS_ORIGINS="",
         MAX_CONTENT_LENGTH=64 * 1024,
         FRAME_ANCESTORS="*",
+        API_KEY="",
+        RATE_LIMIT="",
         THREADS=1,
         JSON_SORT_KEYS=False,
     )

@@ -18,7 +18,9 @@ MAX_K = 50
 
 
 def _assistant():  # type: ignore[no-untyped-def]
-    return current_app.extensions["rag"]
+    assistant = current_app.extensions["rag"]
+    assistant.reload_if_rebuilt()  # a `rag build` of the served index is picked up without a restart
+    return assistant
 
 
 @api.post("/ask")

@@ -14,6 +14,7 @@ _MESSAGES = {
     405: "This method is not allowed here; see /api/openapi.json.",
     413: "The request body is too large.",
     415: "Send the request body as JSON with Content-Type: application/json.",
+    429: "Too many requests from this client; wait a minute and try again.",
 }
 
 

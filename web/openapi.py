@@ -63,7 +63,9 @@ def openapi_document(max_k: int, max_bytes: int) -> dict[str, Any]:
                                         "text/event-stream": {"schema": {"$ref": "#/components/schemas/Event"}}}},
                     "400": _error("The question, k, stream or history is missing or invalid."),
                     "413": _error(f"The body is larger than {max_bytes} bytes."),
+                    "401": _error("RAG_API_KEY is set and the X-API-Key header is missing or wrong."),
                     "415": _error("The body is not declared as application/json."),
+                    "429": _error("RAG_RATE_LIMIT is set and this client went over it."),
                     "503": _error("The index or model is not usable."),
                 }}},
             "/api/documents/{doc_id}": {"get": {
@@ -72,7 +74,9 @@ def openapi_document(max_k: int, max_bytes: int) -> dict[str, Any]:
                 "responses": {
                     "200": {"description": "The article.", "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/Document"}}}},
+                    "401": _error("RAG_API_KEY is set and the X-API-Key header is missing or wrong."),
                     "404": _error("No article has this id."),
+                    "429": _error("RAG_RATE_LIMIT is set and this client went over it."),
                 }}},
             "/api/health": {"get": {
                 "summary": "Readiness and what the index holds",
@@ -83,7 +87,9 @@ def openapi_document(max_k: int, max_bytes: int) -> dict[str, Any]:
                 "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {
                     "schema": {"type": "object"}}}}}}},
         },
-        "components": {"schemas": {
+        "security": [{}, {"apiKey": []}],
+        "components": {"securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+                       "schemas": {
             "AskRequest": ask_request, "Answer": answer, "Citation": citation,
             "Document": {"type": "object", "required": ["id", "source", "title", "text"],
                          "properties": {"id": {"type": "string"}, "source": {"type": "string"},

@@ -1,8 +1,25 @@
-"""Response headers for every page and API response, and CORS for configured origins."""
+"""Response headers, CORS, the optional API key and the optional per-client rate limit.
+
+All of it is off or permissive by default; ``RAG_*`` settings turn it on.
+"""
 from __future__ import annotations
+
+import hmac
 
 from flask import Flask, Response, request
 from flask_cors import CORS
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from rag.errors import RagError
+
+OPEN_ENDPOINTS = {"api.health", "api.openapi"}
+
+
+class Unauthorized(RagError):
+    """The API key is missing or wrong."""
+
+    http_status = 401
 
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}")
@@ -13,6 +30,20 @@ def add_security(app: Flask) -> None:
     origins = [o.strip() for o in str(app.config["CORS_ORIGINS"]).split(",") if o.strip()]
     if origins:
         CORS(app, resources={r"/api/*": {"origins": origins}})
+    if app.config["RATE_LIMIT"]:
+        limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
+                          application_limits=[str(app.config["RATE_LIMIT"])])
+        limiter.request_filter(lambda: not request.path.startswith("/api/") or request.endpoint in OPEN_ENDPOINTS)
+    key = str(app.config["API_KEY"] or "")
+
+    @app.before_request
+    def require_key() -> None:
+        if not key or not request.path.startswith("/api/") or request.endpoint in OPEN_ENDPOINTS \
+                or request.method == "OPTIONS":
+            return
+        given = request.headers.get("X-API-Key") or request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(given.encode("utf-8"), key.encode("utf-8")):
+            raise Unauthorized("A valid API key is required; send it in the X-API-Key header.")
 
     @app.after_request
     def headers(response: Response) -> Response:

@@ -138,3 +138,28 @@ def test_pages_are_plain_html_with_no_inline_script(client):
         assert "Paris coalition meeting" in html
     with client.get("/static/chat.js") as script:
         assert script.status_code == 200 and "textContent" in script.get_data(as_text=True)
+
+
+def test_api_key_when_configured(bundled_index_dir):
+    from web import create_app
+
+    client = create_app({"INDEX_DIR": str(bundled_index_dir), "API_KEY": "s3cret-key"}).test_client()
+    missing = client.post("/api/ask", json={"question": QUESTION})
+    assert missing.status_code == 401 and "API key" in missing.get_json()["error"]
+    wrong = client.post("/api/ask", json={"question": QUESTION}, headers={"X-API-Key": "guess"})
+    assert wrong.status_code == 401
+    assert client.post("/api/ask", json={"question": QUESTION}, headers={"X-API-Key": "s3cret-key"}).status_code == 200
+    bearer = client.post("/api/ask", json={"question": QUESTION}, headers={"Authorization": "Bearer s3cret-key"})
+    assert bearer.status_code == 200
+    assert client.get("/api/health").status_code == 200 and client.get("/api/openapi.json").status_code == 200
+
+
+def test_rate_limit_when_configured(bundled_index_dir):
+    from web import create_app
+
+    client = create_app({"INDEX_DIR": str(bundled_index_dir), "RATE_LIMIT": "3/minute"}).test_client()
+    statuses = [client.post("/api/ask", json={"question": QUESTION}).status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    limited = client.post("/api/ask", json={"question": QUESTION})
+    assert limited.is_json and "Too many requests" in limited.get_json()["error"]
+    assert client.get("/api/health").status_code == 200 and client.get("/").status_code == 200

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from rag.articles import make_article
+from rag.build import update_index
+from rag.index import load_index
+from rag.pipeline import Assistant
+from rag.settings import Settings
+
+
+def test_a_rebuilt_index_is_swapped_in_without_a_restart(tmp_path: Path, embedder):
+    folder = tmp_path / "index"
+    settings = Settings(index_dir=folder)
+    update_index([make_article("The bridge opened in March. It cost 4 million dollars.", "bridge.txt")],
+                 folder, embedder, settings)
+    assistant = Assistant(settings, build_missing=False, embedder=embedder)
+    assert "March" in assistant.ask("When did the bridge open?").answer
+    assert not assistant.reload_if_rebuilt(every=0)
+    update_index([make_article("The bridge opened in October. It cost 4 million dollars.", "bridge.txt")],
+                 folder, embedder, settings)
+    assert assistant.reload_if_rebuilt(every=0)
+    assert "October" in assistant.ask("When did the bridge open?").answer
+    assert assistant.index.version == load_index(folder).version
+
+
+def test_two_builds_at_once_wait_for_each_other_and_leave_one_index(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n in range(6):
+        (corpus / f"s{n}.txt").write_text(f"Story {n} happened on Monday. It was reported widely.", encoding="utf-8")
+    command = [str(Path(sys.executable).parent / "rag"), "build", str(corpus), "--index", str(tmp_path / "idx")]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outputs = [process.communicate(timeout=300) for process in (first, second)]
+    assert first.returncode == 0 and second.returncode == 0, outputs
+    index = load_index(tmp_path / "idx")
+    assert index.manifest.counts["articles"] == 6 and index.chunk_vectors.ntotal == len(index.chunks)
+    versions = [p for p in (tmp_path / "idx").iterdir() if p.is_dir()]
+    assert [p.name for p in versions] == [index.version]
