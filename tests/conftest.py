@@ -6,9 +6,6 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).parent / "data"
-
-
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One ONNX export cache for the session (the first use of the model makes the export)."""

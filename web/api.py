@@ -11,6 +11,7 @@ from rag.answerer import answer_to_dict
 from rag.errors import InputError
 from rag.followup import Turn
 
+from .errors import NotFound, UnsupportedType
 from .openapi import openapi_document
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -52,7 +53,7 @@ def document(doc_id: str) -> Response:
         if article.doc_id == doc_id:
             return jsonify({"id": article.doc_id, "source": article.source, "title": article.title,
                             "text": article.text})
-    return _error(f"There is no document with id {doc_id[:40]!r}.", 404)
+    raise NotFound(f"There is no document with id {doc_id[:40]!r}.")
 
 
 @api.get("/health")
@@ -74,7 +75,7 @@ def openapi() -> Response:
 
 def _json_object() -> dict[str, Any]:
     if not request.is_json:
-        raise _UnsupportedType()
+        raise UnsupportedType()
     body = request.get_json(silent=True)
     if body is None:
         raise InputError("The request body is not valid JSON.")
@@ -107,13 +108,3 @@ def _events(answer: dict[str, Any]) -> Iterator[str]:
 
 def _event(name: str, data: Any) -> str:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-
-
-def _error(message: str, status: int) -> Response:
-    response = jsonify({"error": message})
-    response.status_code = status
-    return response
-
-
-class _UnsupportedType(Exception):
-    """The request body is not declared as JSON."""

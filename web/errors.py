@@ -6,8 +6,6 @@ from werkzeug.exceptions import HTTPException
 
 from rag.errors import RagError
 
-from .api import _UnsupportedType
-
 _MESSAGES = {
     400: "The request is malformed.",
     404: "There is no such API route; see /api/openapi.json.",
@@ -18,6 +16,22 @@ _MESSAGES = {
 }
 
 
+class UnsupportedType(Exception):
+    """The request body is not declared as JSON."""
+
+
+class NotFound(RagError):
+    """No article has the requested id."""
+
+    http_status = 404
+
+
+class Unauthorized(RagError):
+    """The API key is missing or wrong."""
+
+    http_status = 401
+
+
 def register_errors(app: Flask) -> None:
     """Install the JSON error handlers for API paths; pages keep Flask's plain error pages."""
 
@@ -25,7 +39,7 @@ def register_errors(app: Flask) -> None:
     def rag_error(error: RagError) -> Response:
         return _json(str(error), error.http_status)
 
-    @app.errorhandler(_UnsupportedType)
+    @app.errorhandler(UnsupportedType)
     def unsupported(_: Exception) -> Response:
         return _json(_MESSAGES[415], 415)
 

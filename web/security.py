@@ -11,15 +11,9 @@ from flask_cors import CORS
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from rag.errors import RagError
+from .errors import Unauthorized
 
 OPEN_ENDPOINTS = {"api.health", "api.openapi"}
-
-
-class Unauthorized(RagError):
-    """The API key is missing or wrong."""
-
-    http_status = 401
 
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}")
