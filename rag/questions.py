@@ -78,10 +78,18 @@ def _rule(question: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return (), ()
 
 
+_SPEECH = re.compile(r"\b(say|says|said|tell|told|think|thinks|mean|means|describe|call|characteri[sz]e|announce|"
+                     r"remark|add|note|warn|claim|argue|believe|promise|admit|concede|comment)\b")
+
+
 def asks_for_a_thing(question: str) -> bool:
-    """Return whether the question's first wh-word is 'what' or 'which' (an open noun-phrase answer)."""
-    first = _WH_WORD.search(question.lower())
-    return first is not None and first.group() in ("what", "which")
+    """Return whether the answer is an open noun phrase: a what/which question that does not ask what was said.
+
+    Example: 'What did Washington request?' -> True; 'What did Le Drian say about it?' -> False.
+    """
+    lowered = question.lower()
+    first = _WH_WORD.search(lowered)
+    return first is not None and first.group() in ("what", "which") and not _SPEECH.search(lowered)
 
 
 def named_in_question(mention: str, question_terms: set[str]) -> bool:

@@ -79,3 +79,9 @@ def test_bad_questions_are_refused_with_one_sentence(assistant, question: str, m
 def test_odd_questions_still_get_a_grounded_reply(assistant, question: str):
     answer = assistant.ask(question)
     assert_grounded(answer, assistant.index.articles[0].text)
+
+
+def test_what_was_said_gets_the_quote_not_a_stray_noun(assistant):
+    answer = assistant.ask("What did Le Drian say about the special forces?")
+    assert answer.found and answer.short_answer is None
+    assert "special forces" in answer.citations[0].text
