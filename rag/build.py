@@ -19,7 +19,7 @@ from .articles import Article
 from .chunker import Chunk, chunk_article
 from .embedder import Embedder
 from .errors import BrokenIndexError
-from .index import Index, Manifest, SourceInfo, build_lock, flat_index, index_exists, load_index, save_index
+from .index import Index, Manifest, SourceInfo, build_lock, index_exists, load_index, save_index, vector_index
 from .sentences import Sentence, split_sentences
 from .settings import Settings
 from .tokens import ENCODING
@@ -138,14 +138,16 @@ def _assemble(articles: list[Article], parts: list[_Part], embedder: Embedder, s
     empty = np.zeros((0, dimension), np.float32)
     token_rows = [rows for part in parts for rows in part.token_vectors]
     lengths = [len(rows) for rows in token_rows]
+    chunk_index, kind = vector_index(np.vstack([p.chunk_vectors for p in parts] + [empty]), dimension,
+                                     settings.hnsw_from)
     manifest = Manifest(
         model=embedder.model_id, dimension=dimension, chunker=chunker_settings(settings), sources=infos,
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         counts={"articles": len(articles), "chunks": len(chunks), "sentences": len(sentences),
-                "word_pieces": sum(lengths)})
+                "word_pieces": sum(lengths)}, vectors=kind)
     return Index(
         manifest, list(articles), chunks, sentences, sentence_source, chunk_sentences,
-        flat_index(np.vstack([p.chunk_vectors for p in parts] + [empty]), dimension),
+        chunk_index,
         np.ascontiguousarray(np.vstack([p.sentence_vectors for p in parts] + [empty]), dtype=np.float32),
         np.vstack(token_rows + [empty]).astype(np.float16),
         np.concatenate([ids for part in parts for ids in part.token_ids] + [np.zeros(0, np.int32)]).astype(np.int32),

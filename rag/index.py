@@ -55,6 +55,7 @@ class Manifest:
     sources: list[SourceInfo]
     built_at: str = ""
     format: str = FORMAT
+    vectors: str = "flat"
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -89,12 +90,32 @@ class Index:
         return {article.source: n for n, article in enumerate(self.articles)}
 
 
-def flat_index(vectors: np.ndarray, dimension: int) -> faiss.Index:
-    """Return an exact inner-product FAISS index over already-normalized vectors."""
-    index = faiss.IndexFlatIP(dimension)
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
+HNSW_SEARCH_DEPTH = 128
+
+
+def vector_index(vectors: np.ndarray, dimension: int, hnsw_from: int) -> tuple[faiss.Index, str]:
+    """Return an inner-product FAISS index over normalized vectors and its kind for the manifest.
+
+    Below ``hnsw_from`` vectors: exact search (``flat``). From there on: HNSW graph search
+    (``hnsw32``), whose query time grows about with log(n) instead of n.
+    """
+    rows = np.ascontiguousarray(vectors, dtype=np.float32)
+    if len(rows) < hnsw_from:
+        index: faiss.Index = faiss.IndexFlatIP(dimension)
+        kind = "flat"
+    else:
+        index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        kind = "hnsw32"
+    if len(rows):
+        index.add(rows)
+    _tune(index)
+    return index, kind
+
+
+def _tune(index: faiss.Index) -> None:
+    if isinstance(index, faiss.IndexHNSW):
+        index.hnsw.efSearch = HNSW_SEARCH_DEPTH
 
 
 def save_index(index: Index, folder: Path) -> Path:
@@ -170,6 +191,7 @@ def load_index(folder: Path, model: str | None = None) -> Index:
         sentence_source = [row[0] for row in raw_sentences]
         chunk_sentences = [(first, stop) for first, stop in _read_json(version / "chunk_sentences.json")]
         chunk_vectors = faiss.read_index(str(version / "chunks.faiss"))
+        _tune(chunk_vectors)
         sentence_vectors = np.load(version / "sentences.npy", allow_pickle=False)
         token_vectors = np.load(version / "tokens.npy", allow_pickle=False)
         token_ids = np.load(version / "token_ids.npy", allow_pickle=False)

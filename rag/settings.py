@@ -27,6 +27,7 @@ class Settings:
     chunk_overlap: int = 32
     max_question_chars: int = 2000
     threads: int = 0
+    hnsw_from: int = 50_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -38,7 +39,8 @@ class Settings:
         if env.get("RAG_EMBED_MODEL"):
             values["model"] = env["RAG_EMBED_MODEL"]
         for field, name in (("k", "RAG_K"), ("chunk_tokens", "RAG_CHUNK_TOKENS"),
-                            ("chunk_overlap", "RAG_CHUNK_OVERLAP"), ("threads", "RAG_THREADS")):
+                            ("chunk_overlap", "RAG_CHUNK_OVERLAP"), ("threads", "RAG_THREADS"),
+                            ("hnsw_from", "RAG_HNSW_FROM")):
             if env.get(name):
                 values[field] = _parse_int(name, env[name])
         return cls(**values).checked()
@@ -49,6 +51,8 @@ class Settings:
             raise InputError(f"k must be between 1 and 50, not {self.k}.")
         if not 16 <= self.chunk_tokens <= 1024:
             raise InputError(f"The chunk size must be between 16 and 1024 tokens, not {self.chunk_tokens}.")
+        if self.hnsw_from < 1:
+            raise InputError(f"RAG_HNSW_FROM must be at least 1, not {self.hnsw_from}.")
         if not 0 <= self.threads <= 256:
             raise InputError(f"The thread count must be between 0 (automatic) and 256, not {self.threads}.")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2 + 1:

@@ -14,6 +14,6 @@ def test_benchmark_smoke_run_writes_every_section(tmp_path: Path):
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     text = output.read_text(encoding="utf-8")
-    for heading in ("## 1. Cold `ask`", "## 2. Warm latency", "## 3. Build throughput"):
+    for heading in ("## 1. Cold `ask`", "## 2. Warm latency", "## 3. Build throughput", "## 4. Vector search at scale"):
         assert heading in text
     assert "cores, Python 3.11" in text

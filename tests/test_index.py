@@ -106,3 +106,35 @@ def test_a_killed_build_leaves_the_previous_index_usable(tmp_path: Path, bundled
         index = load_index(folder)
         assert read_manifest(folder).sources in (before.sources, index.manifest.sources)
         assert index.chunk_vectors.ntotal == len(index.chunks)
+
+
+def test_the_faiss_index_kind_follows_the_size():
+    from rag.index import vector_index
+
+    vectors = np.random.default_rng(0).normal(size=(300, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    flat, kind = vector_index(vectors, 16, hnsw_from=1000)
+    assert kind == "flat" and flat.ntotal == 300
+    graph, kind = vector_index(vectors, 16, hnsw_from=100)
+    assert kind == "hnsw32" and graph.ntotal == 300
+    exact = flat.search(vectors[:50], 10)[1]
+    approximate = graph.search(vectors[:50], 10)[1]
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, approximate)])
+    assert recall >= 0.95
+    assert vector_index(vectors[:0], 16, hnsw_from=1)[0].ntotal == 0
+
+
+def test_an_hnsw_index_round_trips_and_answers_like_a_flat_one(tmp_path: Path, embedder):
+    from rag.pipeline import Assistant
+
+    article = bundled_article()
+    flat_settings = Settings(index_dir=tmp_path / "flat")
+    graph_settings = Settings(index_dir=tmp_path / "graph", hnsw_from=1)
+    update_index([article], flat_settings.index_dir, embedder, flat_settings)
+    update_index([article], graph_settings.index_dir, embedder, graph_settings)
+    assert read_manifest(graph_settings.index_dir).vectors == "hnsw32"
+    assert read_manifest(flat_settings.index_dir).vectors == "flat"
+    flat = Assistant(flat_settings, build_missing=False, embedder=embedder)
+    graph = Assistant(graph_settings, build_missing=False, embedder=embedder)
+    for question in ("who chaired the Paris meeting?", "Which aircraft carrier is in the Gulf?"):
+        assert flat.ask(question).answer == graph.ask(question).answer
