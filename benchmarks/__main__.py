@@ -195,6 +195,81 @@ def vector_scale(work: Path, tiers: list[int]) -> list[str]:
     return rows + [""]
 
 
+WRK_SCRIPT = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"question": "who chaired the Paris meeting?"}'
+"""
+
+
+def _rss_mb(pids: list[int]) -> list[float]:
+    sizes = []
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(int(line.split()[1]) / 1024)
+    return sizes
+
+
+def load_test(work: Path, seconds: int, connection_counts: list[int]) -> list[str]:
+    """The Procfile's gunicorn command under wrk: requests/s, latency, errors, worker memory."""
+    import re
+    import shutil
+    import socket
+    import urllib.request
+
+    if not shutil.which("wrk"):
+        return ["## 5. Load", "", "Skipped: `wrk` is not installed (`apt-get install -y wrk`).", ""]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = (ROOT / "Procfile").read_text(encoding="utf-8").strip().removeprefix("web: ")
+    env = {**os.environ, "PORT": str(port), "WEB_CONCURRENCY": "2", "RAG_INDEX_DIR": str(work / "index"),
+           "RAG_CACHE_DIR": str(work / "cache"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    server = subprocess.Popen(["bash", "-c", f"exec {command.replace('--access-logfile -', '')}"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (work / "post.lua").write_text(WRK_SCRIPT, encoding="utf-8")
+    rows = ["## 5. Load", "",
+            f"The Procfile's command (gunicorn, 2 workers, `--preload`) on this machine; wrk for {seconds} s per "
+            "row, POSTing the README question with keep-alive. Floor: wrk against `/api/health` (no model work).",
+            "", "| connections | target | requests/s | p50 ms | p99 ms | errors | worker RSS before -> after MB |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(base + "/api/health", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.5)
+        workers = [int(p) for p in subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True,
+                                                  text=True).stdout.split()]
+        for connections in connection_counts:
+            for target, extra in (("/api/ask", ["-s", str(work / "post.lua")]), ("/api/health", [])):
+                before = _rss_mb(workers)
+                output = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency",
+                                         *extra, base + target], capture_output=True, text=True).stdout
+                after = _rss_mb(workers)
+                rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+                p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", output)
+                p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
+                errors = sum(int(n) for n in re.findall(r"(?:Non-2xx or 3xx responses|connect|read|write|timeout)"
+                                                         r"[: ]+(\d+)", output))
+
+                def ms(match: re.Match[str] | None) -> str:
+                    if not match:
+                        return "?"
+                    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+                    return f"{float(match.group(1)) * scale:.1f}"
+
+                rows.append(f"| {connections} | `{target}` | {rate.group(1) if rate else '?'} | {ms(p50)} | "
+                            f"{ms(p99)} | {errors} | {' / '.join(f'{b:.0f} -> {a:.0f}' for b, a in zip(before, after))} |")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    return rows + [""]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a tiny run for CI")
@@ -206,7 +281,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as scratch:
         work = Path(scratch)
         sections = cold_start(work, repeats) + warm_latency(work, questions) + build_throughput(work, copies) \
-            + vector_scale(work, tiers)
+            + vector_scale(work, tiers) \
+            + (["## 5. Load", "", "Not run in the smoke version.", ""] if args.smoke else load_test(work, 60, [16, 64]))
     header = [
         "# Performance results",
         "",
