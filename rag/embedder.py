@@ -115,13 +115,6 @@ class Embedder:
 
 
 def export_onnx(embedder: Embedder, folder: Path, format_name: str) -> bool:
-    import warnings
-
-    with warnings.catch_warnings():
-        return _export_onnx(embedder, folder, format_name)
-
-
-def _export_onnx(embedder: Embedder, folder: Path, format_name: str) -> bool:
     """Export ``embedder``'s transformer to ``folder`` for the ONNX query encoder; False if the model can't be.
 
     Only a Transformer + mean Pooling (+ Normalize) model is exported, since the
@@ -154,10 +147,10 @@ def _export_onnx(embedder: Embedder, folder: Path, format_name: str) -> bool:
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
     try:
-        warnings.simplefilter("ignore")  # the exporter's tracer warnings are about code paths we don't use
         sample = embedder.model.tokenizer(["a question", "a longer sample sentence"], padding=True, return_tensors="pt")
         axes = {0: "batch", 1: "tokens"}
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's tracer warnings are about code paths we don't use
             torch.onnx.export(LastHiddenState().eval(), (sample["input_ids"], sample["attention_mask"],
                               sample.get("token_type_ids", torch.zeros_like(sample["input_ids"]))),
                               str(staging / "model.onnx"), input_names=["input_ids", "attention_mask", "token_type_ids"],

@@ -197,15 +197,12 @@ def load_index(folder: Path, model: str | None = None) -> Index:
         token_ids = np.load(version / "token_ids.npy", allow_pickle=False)
         token_offsets = np.load(version / "token_offsets.npy", allow_pickle=False)
     except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError) as error:
-        raise BrokenIndexError(
-            f"The index at {folder} is damaged ({type(error).__name__}); run `rag build PATH... --index {folder} --force`."
-        ) from None
+        raise _damaged(folder, f"is damaged ({type(error).__name__})") from None
     if chunk_vectors.d != manifest.dimension or chunk_vectors.ntotal != len(chunks) \
             or sentence_vectors.shape != (len(sentences), manifest.dimension) \
             or token_offsets.shape != (len(sentences) + 1,) or token_vectors.shape != (len(token_ids), manifest.dimension) \
             or (len(token_offsets) and int(token_offsets[-1]) != len(token_ids)):
-        raise BrokenIndexError(
-            f"The index at {folder} does not match its manifest; run `rag build PATH... --index {folder} --force`.")
+        raise _damaged(folder, "does not match its manifest")
     return Index(manifest, articles, chunks, sentences, sentence_source, chunk_sentences,
                  chunk_vectors, sentence_vectors, token_vectors, token_ids, token_offsets, version.name)
 
@@ -227,6 +224,11 @@ def build_lock(folder: Path, on_wait: Any = None) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _damaged(folder: Path, problem: str) -> BrokenIndexError:
+    """Return the one-sentence error for an unusable index, with the command that recovers it."""
+    return BrokenIndexError(f"The index at {folder} {problem}; run `rag build PATH... --index {folder} --force`.")
+
+
 def _manifest_and_version(folder: Path) -> tuple[Manifest, Path]:
     pointer = folder / POINTER
     if not pointer.is_file():
@@ -235,21 +237,15 @@ def _manifest_and_version(folder: Path) -> tuple[Manifest, Path]:
         version = folder / pointer.read_text(encoding="utf-8").strip()
         raw = _read_json(version / "manifest.json")
     except (OSError, ValueError) as error:
-        raise BrokenIndexError(
-            f"The index at {folder} is damaged ({type(error).__name__}); run `rag build PATH... --index {folder} --force`."
-        ) from None
+        raise _damaged(folder, f"is damaged ({type(error).__name__})") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         found = raw.get("format") if isinstance(raw, dict) else None
-        raise BrokenIndexError(
-            f"The index at {folder} has format {found!r}, but this version reads {FORMAT!r}; "
-            f"run `rag build PATH... --index {folder} --force`.")
+        raise _damaged(folder, f"has format {found!r}, but this version reads {FORMAT!r}")
     try:
         sources = [SourceInfo(**s) for s in raw["sources"]]
         manifest = Manifest(**{**raw, "sources": sources})
     except (KeyError, TypeError) as error:
-        raise BrokenIndexError(
-            f"The manifest of the index at {folder} is damaged ({error}); run `rag build PATH... --index {folder} --force`."
-        ) from None
+        raise _damaged(folder, f"has a damaged manifest ({error})") from None
     return manifest, version
 
 

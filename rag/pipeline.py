@@ -109,7 +109,8 @@ class Assistant:
         if not build_missing:
             read_manifest(self.settings.index_dir)  # fail before any slow load
         self._embedder = embedder
-        index = open_index(self.settings, model_id(self.settings.model), self.embedder, say, build_missing)
+        self.model_id = model_id(self.settings.model)
+        index = open_index(self.settings, self.model_id, self.embedder, say, build_missing)
         self.encoder: Embedder | OnnxEncoder = embedder or self._query_encoder()
         self._loaded = _Loaded(index, Retriever(index, self.encoder.vocabulary()))
         self._reloading = threading.Lock()
@@ -137,7 +138,7 @@ class Assistant:
             version = live_version(self.settings.index_dir)
             if version is None or version == self._loaded.index.version:
                 return False
-            index = load_index(self.settings.index_dir, model=model_id(self.settings.model))
+            index = load_index(self.settings.index_dir, model=self.model_id)
             self._loaded = _Loaded(index, Retriever(index, self.encoder.vocabulary()))
             return True
         finally:
@@ -151,10 +152,9 @@ class Assistant:
 
     def _query_encoder(self) -> Embedder | OnnxEncoder:
         """Return the ONNX encoder, exporting it first if needed; the Embedder if the model can't be exported."""
-        name = model_id(self.settings.model)
-        encoder = load_onnx_encoder(name, self.settings.threads)
-        if encoder is None and export_onnx(self.embedder(), export_folder(name), ONNX_FORMAT):
-            encoder = load_onnx_encoder(name, self.settings.threads)
+        encoder = load_onnx_encoder(self.model_id, self.settings.threads)
+        if encoder is None and export_onnx(self.embedder(), export_folder(self.model_id), ONNX_FORMAT):
+            encoder = load_onnx_encoder(self.model_id, self.settings.threads)
         return encoder or self.embedder()
 
     def ask(self, question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Answer:

@@ -21,6 +21,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_until_up(server: subprocess.Popen, url: str) -> bytes:
+    """Return the body of ``url`` once the server answers; fail if it exits or takes over two minutes."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.read()
+        except OSError:
+            assert server.poll() is None, server.stdout.read() if server.stdout else ""
+            assert time.monotonic() < deadline, f"{url} did not come up"
+            time.sleep(0.5)
+
+
 def test_procfile_command_serves_and_stops_cleanly(tmp_path: Path, bundled_index_dir: Path):
     line = PROCFILE.read_text(encoding="utf-8").strip()
     assert line.startswith("web: ") and "--preload" in line
@@ -32,16 +45,7 @@ def test_procfile_command_serves_and_stops_cleanly(tmp_path: Path, bundled_index
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/api/health", timeout=2) as response:
-                    assert json.load(response)["status"] == "ok"
-                break
-            except OSError:
-                assert server.poll() is None, server.stdout.read() if server.stdout else ""
-                assert time.monotonic() < deadline, "the server did not come up"
-                time.sleep(0.5)
+        assert json.loads(wait_until_up(server, base + "/api/health"))["status"] == "ok"
         for _ in range(4):  # more requests than workers: every worker answers
             request = urllib.request.Request(base + "/api/ask", method="POST",
                                              data=json.dumps({"question": "who chaired the Paris meeting?"}).encode(),
@@ -61,16 +65,7 @@ def test_rag_serve_starts_the_development_server(tmp_path: Path, bundled_index_d
     server = subprocess.Popen([str(Path(sys.executable).parent / "rag"), "serve", "--index", str(bundled_index_dir),
                                "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
-                    assert b"Ask the article" in response.read()
-                break
-            except OSError:
-                assert server.poll() is None, server.stdout.read() if server.stdout else ""
-                assert time.monotonic() < deadline, "rag serve did not come up"
-                time.sleep(0.5)
+        assert b"Ask the article" in wait_until_up(server, f"http://127.0.0.1:{port}/")
     finally:
         server.send_signal(signal.SIGINT)
         output, _ = server.communicate(timeout=30)
