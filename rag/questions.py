@@ -15,20 +15,34 @@ PLACES = ("GPE", "LOC", "FAC")
 NUMBERS = ("CARDINAL", "QUANTITY", "MONEY", "PERCENT")
 NAMES = ("PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW", "LANGUAGE", "PROPN")
 
-# (pattern at the question's first wh-word, labels in order of preference, labels accepted at all).
-# The accepted sets are wider because the small spaCy model often mislabels (a year as CARDINAL,
-# a region as ORG); a typed question is refused only when no accepted mention is in the evidence.
-_MODIFIERS = r"(?:[\w-]+ ){0,3}?"  # "which Iraqi city", "what body of water"
+# Up to three words between the wh-word and the noun that types the answer ("which Iraqi city", "what body
+# of water", "what is the cost"), but no auxiliary: in "what did the ministers promise" the noun is the subject.
+_MODIFIERS = r"(?:(?!(?:do|does|did|has|have|had|will|would|can|could|should|may|might|must)\b)[\w-]+ ){0,3}?"
+_CALENDAR = r"(what|which) ((is|was|are|were) )?(the )?(exact |calendar |specific |precise )?(date|day)s?\b"
+
+# (pattern at the question's first wh-word, labels in order of preference, labels accepted at all), first
+# match wins. The accepted sets are mostly wider because the small spaCy model often mislabels (a year as
+# CARDINAL, a region as ORG); a typed question is refused when no accepted mention is in the evidence, so a
+# narrow set (a cost wants MONEY, "who is the commander" a PERSON) is what makes such questions declinable.
 _RULES: list[tuple[re.Pattern[str], tuple[str, ...], tuple[str, ...]]] = [
+    (re.compile(rf"(what|which) {_MODIFIERS}(cost|price|budget|bill|fee|salary|sum|funding)s?\b|"
+                r"how much\b.*\b(cost|costs|pay|paid|spend|spent|worth|price|budget|fund|funding)\b"),
+     ("MONEY",), ("MONEY",)),
     (re.compile(r"how (many|much) (years|months|weeks|days|hours|minutes|decades|centuries|time)\b"),
      TIMES + NUMBERS, TIMES + NUMBERS),
     (re.compile(r"how (many|much)\b|what (number|percentage|amount)\b"), NUMBERS, NUMBERS + ("ORDINAL",)),
     (re.compile(r"how (long|old|often)\b"), TIMES + NUMBERS, TIMES + NUMBERS + ("ORDINAL",)),
+    (re.compile(rf"(what|which) {_MODIFIERS}(venue|hotel|palace|stadium|hall|headquarters)s?\b"),
+     ("FAC", "ORG"), ("FAC", "ORG", "LOC")),
+    (re.compile(rf"who(m)? (is|was|are|were|will be) (the )?{_MODIFIERS}(commander|leader|head|chief|president|"
+                r"minister|admiral|general|king|queen|ruler|duke|mayor|governor|chairman|director|spokes(man|woman))s?\b"),
+     ("PERSON",), ("PERSON",)),
+    (re.compile(_CALENDAR), TIMES, TIMES),
     (re.compile(rf"when\b|(what|which) {_MODIFIERS}(year|date|day|month|time|century|decade|period|era)s?\b"),
      TIMES, TIMES + ("CARDINAL", "ORDINAL", "EVENT")),
     (re.compile(rf"where\b|(what|which) {_MODIFIERS}(country|countries|city|cities|region|place|nation|capital|town|"
-                r"state|province|area|continent|river|sea|ocean|water|island|location|site)s?\b"),
-     PLACES, NAMES),
+                r"state|province|area|continent|river|sea|ocean|water|island|location|site|port)s?\b"),
+     PLACES, tuple(label for label in NAMES if label != "PERSON")),
     (re.compile(rf"who(m|se)?\b|(what|which) {_MODIFIERS}(person|people|group|organi[sz]ation|company|minister|leader|"
                 r"official|president|king|queen|ruler|duke|general|admiral|commander|head of state|man|woman|unit|"
                 r"army|division|agency|party|team|family|dynasty|tribe)s?\b"),
@@ -39,6 +53,10 @@ _RULES: list[tuple[re.Pattern[str], tuple[str, ...], tuple[str, ...]]] = [
                 r"law|battle|war|event|operation|plan|campaign|force)s?\b"),
      ("PRODUCT", "FAC", "EVENT", "LAW", "WORK_OF_ART", "ORG", "PROPN"), NAMES),
 ]
+
+_DURATION = re.compile(r"^(about |some |nearly |almost |over |more than )?(\d+|a|an|one|two|three|four|five|six|seven|"
+                       r"eight|nine|ten|several|few|a few|many)( \w+)? (seconds?|minutes?|hours?|days?|weeks?|months?|"
+                       r"years?|decades?|centuries)$", re.IGNORECASE)
 _WH_WORD = re.compile(r"\b(who|whom|whose|what|which|when|where|how)\b")
 
 
@@ -80,6 +98,7 @@ def _rule(question: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 _SPEECH = re.compile(r"\b(say|says|said|tell|told|think|thinks|mean|means|describe|call|characteri[sz]e|announce|"
                      r"remark|add|note|warn|claim|argue|believe|promise|admit|concede|comment)\b")
+_WORDS = re.compile(r"\b(according to|remarks?|words|quote|statement|message|metaphor|phrase|slogan|comments?)\b")
 
 
 def asks_for_a_thing(question: str) -> bool:
@@ -90,6 +109,25 @@ def asks_for_a_thing(question: str) -> bool:
     lowered = question.lower()
     first = _WH_WORD.search(lowered)
     return first is not None and first.group() in ("what", "which") and not _SPEECH.search(lowered)
+
+
+def is_wrong_kind_of_date(question: str, mention: str) -> bool:
+    """Return whether ``mention`` is a length of time while ``question`` asks for a date on the calendar.
+
+    Example: 'On what date did they meet?' and 'three weeks' -> True; 'When will they meet?' -> False.
+    """
+    return bool(re.search(_CALENDAR, question.lower())) and bool(_DURATION.match(mention.strip()))
+
+
+def asks_for_words(question: str) -> bool:
+    """Return whether ``question`` asks what someone said, so a quotation is the short answer.
+
+    Example: 'What remark did Carter make on the ship?' -> True; 'Who said it?' -> False.
+    """
+    lowered = question.lower()
+    first = _WH_WORD.search(lowered)
+    return first is not None and first.group() in ("what", "which", "how") \
+        and bool(_SPEECH.search(lowered) or _WORDS.search(lowered))
 
 
 def named_in_question(mention: str, question_terms: set[str]) -> bool:

@@ -69,7 +69,8 @@ class Retriever:
         self.index = index
         self.weights = weights
         self.bm25 = Bm25([chunk.text for chunk in index.chunks])
-        self.matcher = TokenMatcher(index.token_vectors, index.token_ids, index.token_offsets, vocabulary)
+        self.matcher = TokenMatcher(index.token_vectors, index.token_ids, index.token_offsets, vocabulary,
+                                    np.asarray(index.sentence_source, np.int64))
         lengths = np.maximum(np.diff(index.token_offsets), 1).astype(np.float32)
         self.length_bias = np.log(lengths / lengths.mean()) if len(lengths) else lengths
         self.titles = [(a.title, a.doc_id) for a in index.articles]

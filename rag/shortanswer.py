@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 
 from .lexical import terms
-from .questions import NAMES, STOP_WORDS, accepted_labels, asks_for_a_thing, expected_labels, named_in_question
+from .questions import (NAMES, STOP_WORDS, accepted_labels, asks_for_a_thing, asks_for_words, expected_labels,
+                        is_wrong_kind_of_date, named_in_question)
 from .sentences import Mention
 
 # Between two same-label mentions of one answer: a comma, "and" or "or", maybe with a title
@@ -23,13 +24,16 @@ _JOINER = re.compile(r"^(,\s*|\s+and\s+|,\s*and\s+|\s+or\s+)(the\s+)?([A-Z][\w.-
 def pick_short_answer(question: str, text: str, start: int, end: int, mentions: tuple[Mention, ...]) -> tuple[int, int] | None:
     """Return the ``(start, end)`` of the short answer inside sentence ``text[start:end]``, or None."""
     labels, preferred = accepted_labels(question), expected_labels(question)
+    if not labels and asks_for_words(question):
+        return quotation(text, start, end)
     if not labels and asks_for_a_thing(question):
         labels, preferred = NAMES + ("NP",), NAMES + ("NP",)
     if not labels:
         return None
     asked = set(terms(question))
     candidates = [m for m in mentions if m.label in labels and not named_in_question(text[m.start:m.end], asked)
-                  and text[m.start:m.end].lower() not in STOP_WORDS]
+                  and text[m.start:m.end].lower() not in STOP_WORDS
+                  and not is_wrong_kind_of_date(question, text[m.start:m.end])]
     if not candidates:
         return None
     anchors = [m.start() + start for m in re.finditer(r"\w+", text[start:end])
@@ -43,6 +47,46 @@ def pick_short_answer(question: str, text: str, start: int, end: int, mentions: 
     rank = {label: n for n, label in enumerate(preferred)}
     best = min(candidates, key=lambda m: (distance(m) + 40 * rank.get(m.label, len(preferred) + 2), m.start))
     return _widen(best, candidates, text)
+
+
+def quotation(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Return the ``(start, end)`` of the longest quotation in ``text[start:end]``, quote marks and end punctuation off.
+
+    A quotation may be opened and closed in the sentence, run on past its end, or close one opened earlier.
+    """
+    spans: list[tuple[int, int]] = []
+    opened: int | None = start  # a closing mark before any opening one ends a quotation begun earlier
+    for position, opens in _quote_marks(text, start, end):
+        if opens:
+            opened = position + 1
+        elif opened is not None:
+            spans.append(_trim(text, opened, position))
+            opened = None
+    if opened is not None and opened > start:
+        spans.append(_trim(text, opened, end))
+    spans = [span for span in spans if span[1] > span[0]]
+    return max(spans, key=lambda span: (span[1] - span[0], -span[0]), default=None)
+
+
+def _quote_marks(text: str, start: int, end: int) -> list[tuple[int, bool]]:
+    """Return the quote marks of ``text[start:end]``, each with whether it opens (straight marks judged by their sides)."""
+    marks = []
+    for position in range(start, end):
+        char = text[position]
+        if char in "\u201c\u201d":
+            marks.append((position, char == "\u201c"))
+        elif char == '"':
+            before = text[position - 1] if position > start else " "
+            marks.append((position, before.isspace() or before in "([\u2014-:"))
+    return marks
+
+
+def _trim(text: str, first: int, last: int) -> tuple[int, int]:
+    while last > first and (text[last - 1].isspace() or text[last - 1] in ",.;:"):
+        last -= 1
+    while first < last and text[first].isspace():
+        first += 1
+    return first, last
 
 
 def _widen(best: Mention, candidates: list[Mention], text: str) -> tuple[int, int]:

@@ -30,10 +30,10 @@ def combined(tmp_path_factory, embedder) -> Assistant:
 def test_bundled_article_questions(assistant):
     report = evaluate(assistant, read_questions(DATA / "paris_questions.jsonl"))
     assert report.questions >= 60 and report.questions - report.answerable >= 10
-    assert report.hit_at_1 >= 0.58 and report.hit_at_3 >= 0.80
-    assert report.answer_contains_gold >= 0.70 and report.short_f1 >= 0.30
+    assert report.hit_at_1 >= 0.66 and report.hit_at_3 >= 0.82
+    assert report.answer_contains_gold >= 0.74 and report.short_f1 >= 0.36
     assert report.median_answer_words < 40
-    assert report.answerable_refused <= 0.05
+    assert report.unanswerable_refused >= 0.5 and report.answerable_refused <= 0.05
     assert report.citations_verbatim == 1.0 and report.answer_text_verbatim == 1.0
 
 
@@ -47,4 +47,4 @@ def test_squad_normans_in_a_two_article_index(combined):
 
 def test_bundled_questions_land_in_the_bundled_article_of_a_two_article_index(combined):
     report = evaluate(combined, read_questions(DATA / "paris_questions.jsonl"))
-    assert report.hit_at_1 >= 0.50 and report.hit_at_3 >= 0.74
+    assert report.hit_at_1 >= 0.60 and report.hit_at_3 >= 0.76  # word rarity counted per article keeps it close

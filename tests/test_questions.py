@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.questions import accepted_labels, asks_for_a_thing, expected_labels, is_content_piece
+from rag.questions import (accepted_labels, asks_for_a_thing, asks_for_words, expected_labels, is_content_piece,
+                           is_wrong_kind_of_date)
+from rag.shortanswer import quotation
 
 
 @pytest.mark.parametrize("question, first_label", [
@@ -35,3 +37,51 @@ def test_noun_phrase_answers_only_for_what_and_which(question: str, open_phrase:
 def test_content_pieces():
     assert is_content_piece("carrier") and is_content_piece("##ly") and is_content_piece("50")
     assert not is_content_piece("the") and not is_content_piece("?") and not is_content_piece("which")
+
+
+@pytest.mark.parametrize("question, accepted", [
+    ("What is the estimated cost of the campaign?", {"MONEY"}),
+    ("How much did the new carrier cost?", {"MONEY"}),
+    ("Who is the commander of US Central Command?", {"PERSON"}),
+    ("At what venue did the ministers meet?", {"FAC", "ORG", "LOC"}),
+    ("On what exact date will they meet?", {"DATE", "TIME"}),
+])
+def test_narrow_types_make_a_question_declinable(question: str, accepted: set[str]):
+    assert set(accepted_labels(question)) == accepted
+
+
+def test_a_noun_after_an_auxiliary_is_the_subject_not_the_answer_type():
+    assert accepted_labels("What did the ministers promise to review?") == ()
+    assert "PERSON" in accepted_labels("Which minister co-chaired the meeting?")
+
+
+def test_a_length_of_time_is_not_a_date():
+    assert is_wrong_kind_of_date("On what date will they meet?", "three weeks")
+    assert is_wrong_kind_of_date("What was the exact date of the talks?", "a few days")
+    assert not is_wrong_kind_of_date("On what date will they meet?", "Nov. 13")
+    assert not is_wrong_kind_of_date("When will they meet?", "three weeks")
+
+
+@pytest.mark.parametrize("question, wanted", [
+    ("What did Le Drian say about the special forces?", True),
+    ("What remark did Carter make on the ship?", True),
+    ("How did Carter characterize American opinion?", True),
+    ("Who said the plan was sound?", False),
+    ("What did Washington request?", False),
+])
+def test_questions_about_what_was_said(question: str, wanted: bool):
+    assert asks_for_words(question) == wanted
+
+
+@pytest.mark.parametrize("sentence, quoted", [
+    ('"We agreed we all must do more," he said.', "We agreed we all must do more"),
+    ("Carter said, \u201cWe are all one family.\u201d", "We are all one family"),
+    ('He said: "It goes on into the next sentence', "It goes on into the next sentence"),
+    ('we have the funding and we are grateful." he said.', "we have the funding and we are grateful"),
+    ('It has "a" and "a longer one" in it.', "a longer one"),
+    ("There is no quotation here.", None),
+])
+def test_quotations_are_found_without_their_marks(sentence: str, quoted: str | None):
+    text = "Before. " + sentence + " After."
+    span = quotation(text, 8, 8 + len(sentence))
+    assert (text[span[0]:span[1]] if span else None) == quoted
