@@ -58,6 +58,7 @@ _DURATION = re.compile(r"^(about |some |nearly |almost |over |more than )?(\d+|a
                        r"eight|nine|ten|several|few|a few|many)( \w+)? (seconds?|minutes?|hours?|days?|weeks?|months?|"
                        r"years?|decades?|centuries)$", re.IGNORECASE)
 _WH_WORD = re.compile(r"\b(who|whom|whose|what|which|when|where|how)\b")
+_WHY = re.compile(r"\bwhy\b")
 
 
 # Function words and question words: they say how to ask, not what about.
@@ -128,6 +129,17 @@ def asks_for_words(question: str) -> bool:
     first = _WH_WORD.search(lowered)
     return first is not None and first.group() in ("what", "which", "how") \
         and bool(_SPEECH.search(lowered) or _WORDS.search(lowered))
+
+
+def asks_how_or_why(question: str) -> str | None:
+    """Return "how" for a question about the manner of something, "why" for one about its reason, else None.
+
+    Example: 'How will they destroy it?' -> 'how'; 'How many met?' -> None (a number question).
+    """
+    first = _WH_WORD.search(question.lower()) or _WHY.search(question.lower())
+    if first is None or first.group() not in ("how", "why") or _rule(question)[0]:
+        return None
+    return first.group()
 
 
 def named_in_question(mention: str, question_terms: set[str]) -> bool:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 
 from .lexical import terms
-from .questions import (NAMES, STOP_WORDS, accepted_labels, asks_for_a_thing, asks_for_words, expected_labels,
-                        is_wrong_kind_of_date, named_in_question)
+from .questions import (NAMES, STOP_WORDS, accepted_labels, asks_for_a_thing, asks_for_words, asks_how_or_why,
+                        expected_labels, is_wrong_kind_of_date, named_in_question)
 from .sentences import Mention
 
 # Between two same-label mentions of one answer: a comma, "and" or "or", maybe with a title
@@ -21,11 +21,24 @@ from .sentences import Mention
 _JOINER = re.compile(r"^(,\s*|\s+and\s+|,\s*and\s+|\s+or\s+)(the\s+)?([A-Z][\w.-]*\s+){0,4}$")
 
 
+# The phrase that answers "how" (by doing something) or "why" (because of something, to do something), up to
+# the end of its clause. "to" counts only before a lower-case word that is no determiner or pronoun (a verb).
+_CLAUSE_END = r"[^,.;:!?\"\u201c\u201d\u2014]*"
+_CLAUSES = {
+    "how": re.compile(rf"\b(by|through|in) [a-z]+ing\b{_CLAUSE_END}"),
+    "why": re.compile(rf"\b(because|since|so that|in order to|so as to|due to|as a result of)\b{_CLAUSE_END}|"
+                      r"\bto (?!(the|a|an|his|her|their|its|our|your|my|this|that|these|those|them|him|us|me|it|"
+                      rf"all|each|every|some|any|be)\b)[a-z]+\b{_CLAUSE_END}"),
+}
+
+
 def pick_short_answer(question: str, text: str, start: int, end: int, mentions: tuple[Mention, ...]) -> tuple[int, int] | None:
     """Return the ``(start, end)`` of the short answer inside sentence ``text[start:end]``, or None."""
     labels, preferred = accepted_labels(question), expected_labels(question)
     if not labels and asks_for_words(question):
         return quotation(text, start, end)
+    if not labels and asks_how_or_why(question):
+        return _clause(_CLAUSES[asks_how_or_why(question)], question, text, start, end)
     if not labels and asks_for_a_thing(question):
         labels, preferred = NAMES + ("NP",), NAMES + ("NP",)
     if not labels:
@@ -47,6 +60,16 @@ def pick_short_answer(question: str, text: str, start: int, end: int, mentions: 
     rank = {label: n for n, label in enumerate(preferred)}
     best = min(candidates, key=lambda m: (distance(m) + 40 * rank.get(m.label, len(preferred) + 2), m.start))
     return _widen(best, candidates, text)
+
+
+def _clause(pattern: re.Pattern[str], question: str, text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Return the first ``pattern`` phrase of the sentence that adds a word the question does not have."""
+    asked = set(terms(question))
+    for match in pattern.finditer(text[start:end]):
+        first, last = _trim(text, start + match.start(), start + match.end())
+        if set(terms(text[first:last])) - asked:
+            return first, last
+    return None
 
 
 def quotation(text: str, start: int, end: int) -> tuple[int, int] | None:

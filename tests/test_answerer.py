@@ -57,6 +57,17 @@ def test_short_answers_are_verbatim_spans(assistant, question: str, short: str):
     assert_grounded(answer, assistant.index.articles[0].text)
 
 
+@pytest.mark.parametrize("question, clause", [
+    ("How will the plan collapse the ISIL core?", "by collapsing"),
+    ("Why was the meeting of the seven nations held in Paris?", "to present"),
+])
+def test_how_and_why_get_the_clause_that_answers(assistant, question: str, clause: str):
+    answer = assistant.ask(question)
+    assert answer.short_answer and answer.short_answer.startswith(clause)
+    assert answer.short_answer in answer.citations[0].text and answer.short_answer[-1] not in ",.;"
+    assert_grounded(answer, assistant.index.articles[0].text)
+
+
 def test_k_limits_citations_and_json_has_the_documented_keys(assistant):
     answer = assistant.ask("What did Le Drian say about special forces?", k=1)
     assert len(answer.citations) == 1

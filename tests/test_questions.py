@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.questions import (accepted_labels, asks_for_a_thing, asks_for_words, expected_labels, is_content_piece,
-                           is_wrong_kind_of_date)
+from rag.questions import (accepted_labels, asks_for_a_thing, asks_for_words, asks_how_or_why, expected_labels,
+                           is_content_piece, is_wrong_kind_of_date)
 from rag.shortanswer import quotation
 
 
@@ -85,3 +85,15 @@ def test_quotations_are_found_without_their_marks(sentence: str, quoted: str | N
     text = "Before. " + sentence + " After."
     span = quotation(text, 8, 8 + len(sentence))
     assert (text[span[0]:span[1]] if span else None) == quoted
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("How will the plan collapse the ISIL core?", "how"),
+    ("Why was the meeting held in Paris?", "why"),
+    ("And why did they meet?", "why"),
+    ("How many ministers met?", None),
+    ("How long will it take?", None),
+    ("Who met in Paris?", None),
+])
+def test_how_and_why_questions(question: str, kind: str | None):
+    assert asks_how_or_why(question) == kind
