@@ -17,7 +17,10 @@ NAMES = ("PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "EVENT", "PRODUCT", "WORK
 
 # Up to three words between the wh-word and the noun that types the answer ("which Iraqi city", "what body
 # of water", "what is the cost"), but no auxiliary: in "what did the ministers promise" the noun is the subject.
-_MODIFIERS = r"(?:(?!(?:do|does|did|has|have|had|will|would|can|could|should|may|might|must)\b)[\w-]+ ){0,3}?"
+_MODIFIERS = r"(?:(?!(?:do|does|did|has|have|had|will|would|can|could|should|may|might|must)\b)[\w'\u2019-]+ ){0,3}?"
+_ROLES = (r"minister|leader|official|president|king|queen|ruler|duke|count|earl|baron|lord|knight|prince|princess|"
+          r"emperor|pope|bishop|archbishop|general|admiral|commander|head of state|founder|author|son|daughter|wife|"
+          r"husband|father|mother|brother|sister|nephew|niece|uncle|heir|successor|predecessor")
 _CALENDAR = r"(what|which) ((is|was|are|were) )?(the )?(exact |calendar |specific |precise )?(date|day)s?\b"
 
 # (pattern at the question's first wh-word, labels in order of preference, labels accepted at all), first
@@ -30,7 +33,8 @@ _RULES: list[tuple[re.Pattern[str], tuple[str, ...], tuple[str, ...]]] = [
      ("MONEY",), ("MONEY",)),
     (re.compile(r"how (many|much) (years|months|weeks|days|hours|minutes|decades|centuries|time)\b"),
      TIMES + NUMBERS, TIMES + NUMBERS),
-    (re.compile(r"how (many|much)\b|what (number|percentage|amount)\b"), NUMBERS, NUMBERS + ("ORDINAL",)),
+    (re.compile(rf"how (many|much)\b|(what|which) {_MODIFIERS}(number|percentage|share|amount|population|total|toll|"
+                r"tally)s?\b"), NUMBERS, NUMBERS + ("ORDINAL",)),
     (re.compile(r"how (long|old|often)\b"), TIMES + NUMBERS, TIMES + NUMBERS + ("ORDINAL",)),
     (re.compile(rf"(what|which) {_MODIFIERS}(venue|hotel|palace|stadium|hall|headquarters)s?\b"),
      ("FAC", "ORG"), ("FAC", "ORG", "LOC")),
@@ -43,15 +47,16 @@ _RULES: list[tuple[re.Pattern[str], tuple[str, ...], tuple[str, ...]]] = [
     (re.compile(rf"where\b|(what|which) {_MODIFIERS}(country|countries|city|cities|region|place|nation|capital|town|"
                 r"state|province|area|continent|river|sea|ocean|water|island|location|site|port)s?\b"),
      PLACES, tuple(label for label in NAMES if label != "PERSON")),
-    (re.compile(rf"who(m|se)?\b|(what|which) {_MODIFIERS}(person|people|group|organi[sz]ation|company|minister|leader|"
-                r"official|president|king|queen|ruler|duke|general|admiral|commander|head of state|man|woman|unit|"
-                r"army|division|agency|party|team|family|dynasty|tribe)s?\b"),
+    (re.compile(rf"who(m|se)?\b|(what|which) {_MODIFIERS}(person|people|group|organi[sz]ation|company|{_ROLES}|"
+                r"man|woman|unit|army|division|agency|party|team|family|dynasty|tribe)s?\b|"
+                rf"(what|which) (is|was|are|were) the names? of (the )?{_MODIFIERS}({_ROLES})s?\b"),
      ("PERSON",) + PEOPLE[1:] + ("PROPN",), NAMES),
     (re.compile(rf"(what|which) {_MODIFIERS}(language|religion|nationality|ethnicity)\b"),
      ("NORP", "LANGUAGE"), NAMES),
     (re.compile(rf"(what|which) {_MODIFIERS}(ship|carrier|vessel|aircraft|plane|building|newspaper|book|film|treaty|"
                 r"law|battle|war|event|operation|plan|campaign|force)s?\b"),
      ("PRODUCT", "FAC", "EVENT", "LAW", "WORK_OF_ART", "ORG", "PROPN"), NAMES),
+    (re.compile(r"(what|which) (is|was|are|were) the names? of\b"), NAMES, NAMES),
 ]
 
 _DURATION = re.compile(r"^(about |some |nearly |almost |over |more than )?(\d+|a|an|one|two|three|four|five|six|seven|"

@@ -39,8 +39,8 @@ def pick_short_answer(question: str, text: str, start: int, end: int, mentions: 
         return quotation(text, start, end)
     if not labels and asks_how_or_why(question):
         return _clause(_CLAUSES[asks_how_or_why(question)], question, text, start, end)
-    if not labels and asks_for_a_thing(question):
-        labels, preferred = NAMES + ("NP",), NAMES + ("NP",)
+    if not labels and asks_for_a_thing(question):  # "what", not "who": anything but a person
+        labels = preferred = tuple(label for label in NAMES if label != "PERSON") + ("NP",)
     if not labels:
         return None
     asked = set(terms(question))

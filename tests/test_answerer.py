@@ -38,6 +38,7 @@ def test_the_readme_question_names_both_chairs(assistant):
     "What was the exact date of the Brussels meeting?",
     "How much will the campaign cost?",
     "Who is the head of US Special Operations Command?",
+    "What is the population of Paris?",
 ])
 def test_questions_the_article_cannot_answer_are_declined(assistant, question: str):
     answer = assistant.ask(question)
@@ -49,6 +50,7 @@ def test_questions_the_article_cannot_answer_are_declined(assistant, question: s
     ("When will US special operations forces be deployed?", "December"),
     ("How many defense ministers will meet in Brussels?", "27"),
     ("Where will the core nations hold their follow-up meeting?", "London"),
+    ("What is the name of the French aircraft carrier?", "Charles de Gaulle"),
 ])
 def test_short_answers_are_verbatim_spans(assistant, question: str, short: str):
     answer = assistant.ask(question)

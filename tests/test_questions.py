@@ -17,6 +17,10 @@ from rag.shortanswer import quotation
     ("Who was the leader when the Franks arrived?", "PERSON"),
     ("Which defense minister co-chaired it?", "PERSON"),
     ("Which aircraft carrier is in the Gulf?", "PRODUCT"),
+    ("What was the name of Bohemond's nephew?", "PERSON"),
+    ("Which count ruled Apulia?", "PERSON"),
+    ("What is the population of Rouen?", "CARDINAL"),
+    ("What is the name of the ship?", "PERSON"),
 ])
 def test_the_first_wh_word_and_its_noun_decide_the_answer_type(question: str, first_label: str):
     assert expected_labels(question)[0] == first_label
