@@ -1,10 +1,11 @@
 """Answerer: compose a grounded, extractive answer from retrieved passages.
 
 The answer is built only from source text: an optional short answer (a
-verbatim span), then the best supporting sentence(s) with markers ``[1]``,
-``[2]`` that map to the citations. When the best evidence is too weak, the
-answer is "The article doesn't say." with ``found = False``. Nothing here
-searches; it only chooses among what the retriever scored.
+verbatim span, put above the quote when it is a few words), then the best
+supporting sentence(s) with markers ``[1]``, ``[2]`` that map to the
+citations. When the best evidence is too weak, the answer is "The article
+doesn't say." with ``found = False``. Nothing here searches; it only chooses
+among what the retriever scored.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class Policy:
     abstain_below: float = 1.2
     second_within: float = 0.1
     max_quoted: int = 2
+    headline_words: int = 12  # a longer short answer (a quotation, a clause) is not repeated above its sentence
     refuse_without_type: bool = True
 
 
@@ -73,7 +75,7 @@ def compose_answer(question: str, passages: list[Passage], index: Index, k: int 
     if typed_miss and policy.refuse_without_type:
         return Answer(question, NOT_FOUND, None, False)
     quoted = " ".join(f"{c.text} [{c.n}]" for c in citations[:quoted_count])
-    answer = f"{short}\n\n{quoted}" if short else quoted
+    answer = f"{short}\n\n{quoted}" if short and len(short.split()) <= policy.headline_words else quoted
     return Answer(question, answer, short, True, tuple(citations))
 
 

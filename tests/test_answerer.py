@@ -103,4 +103,5 @@ def test_what_was_said_gets_the_quotation_not_a_stray_noun(assistant):
     assert answer.found and "special forces" in first.text
     assert answer.short_answer and answer.short_answer in first.text
     assert len(answer.short_answer.split()) > 5 and not answer.short_answer.startswith(('"', "\u201c"))
+    assert not answer.answer.startswith(answer.short_answer)  # a long quotation is not said twice
     assert_grounded(answer, assistant.index.articles[0].text)
