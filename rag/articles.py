@@ -18,8 +18,9 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import ArticleError
+from .webpage import PAGE_SUFFIXES, page_text
 
-SUFFIXES = (".txt", ".md", ".markdown")
+SUFFIXES = (".txt", ".md", ".markdown") + PAGE_SUFFIXES
 BUNDLED_NAME = "paris-coalition-meeting.txt"
 MAX_BYTES = 64 * 1024 * 1024
 
@@ -75,6 +76,8 @@ def read_article(path: Path, source: str | None = None) -> Article:
     except OSError as error:
         raise ArticleError(f"{path} could not be read ({error.strerror or error}).") from None
     text = decode_text(data, str(path))
+    if path.suffix.lower() in PAGE_SUFFIXES and text.strip():
+        text = page_text(text, str(path))
     if not text.strip():
         raise ArticleError(f"{path} is empty.")
     return make_article(text, source or display_path(path), path.name)
@@ -101,7 +104,7 @@ def decode_text(data: bytes, name: str) -> str:
 
 
 def load_articles(paths: Iterable[Path], on_skip: Callable[[str], None] | None = None) -> list[Article]:
-    """Read files and folders of ``.txt``/``.md`` articles, in a stable order.
+    """Read files and folders of ``.txt``/``.md``/``.html`` articles, in a stable order.
 
     Files named directly must be readable; unreadable files found inside a
     folder are reported through ``on_skip`` and left out.

@@ -169,7 +169,7 @@ def _rag_parser() -> _Parser:
     parser = _Parser(prog="rag", description="Build indexes of articles and ask questions about them.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     build = commands.add_parser("build", help="build or update an index from files and folders")
-    build.add_argument("paths", nargs="+", type=Path, help=".txt or .md files, or folders of them")
+    build.add_argument("paths", nargs="+", type=Path, help=".txt, .md or .html files, or folders of them")
     build.add_argument("--index", type=Path, help="index folder (default: RAG_INDEX_DIR or index/default)")
     build.add_argument("--model", help="sentence-transformers model name or folder")
     build.add_argument("--chunk-tokens", type=int, help="chunk size in cl100k tokens (default 128)")

@@ -44,9 +44,13 @@ def pick_short_answer(question: str, text: str, start: int, end: int, mentions: 
     if not labels:
         return None
     asked = set(terms(question))
+    typed = [m for m in mentions if m.label not in ("PROPN", "NP")]  # a PROPN inside one of these is not unlabelled
     candidates = [m for m in mentions if m.label in labels and not named_in_question(text[m.start:m.end], asked)
+                  and not (m.label == "PROPN" and any(n.start <= m.start and m.end <= n.end for n in typed))
                   and text[m.start:m.end].lower() not in STOP_WORDS
                   and not is_wrong_kind_of_date(question, text[m.start:m.end])]
+    if preferred[:1] == ("MONEY",):
+        candidates = [money for money in (_as_money(m, text, end) for m in candidates) if money]
     if not candidates:
         return None
     anchors = [m.start() + start for m in re.finditer(r"\w+", text[start:end])
@@ -110,6 +114,23 @@ def _trim(text: str, first: int, last: int) -> tuple[int, int]:
     while first < last and text[first].isspace():
         first += 1
     return first, last
+
+
+_CURRENCY_AFTER = re.compile(r"\s*(euros?|dollars?|pounds?( sterling)?|yen|yuan|renminbi|francs?|rupees?|roubles?|"
+                             r"rubles?|pesos?|dinars?|dirhams?|riyals?|rand|kronor|kroner|krona|crowns?|lira|liras|"
+                             r"shekels?|zloty|won|bitcoins?|EUR|USD|GBP|CHF|JPY)\b", re.IGNORECASE)
+_CURRENCY_BEFORE = re.compile(r"(US\$|\$|\u20ac|\u00a3|\u00a5)\s*$")
+
+
+def _as_money(mention: Mention, text: str, end: int) -> Mention | None:
+    """Return ``mention`` as an amount of money (a number with its currency word or sign), or None."""
+    if mention.label == "MONEY":
+        return mention
+    after = _CURRENCY_AFTER.match(text, mention.end, end)
+    if after:
+        return Mention(mention.start, after.end(), "MONEY")
+    before = _CURRENCY_BEFORE.search(text, max(0, mention.start - 4), mention.start)
+    return Mention(before.start(), mention.end, "MONEY") if before else None
 
 
 def _widen(best: Mention, candidates: list[Mention], text: str) -> tuple[int, int]:

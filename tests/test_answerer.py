@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +106,18 @@ def test_what_was_said_gets_the_quotation_not_a_stray_noun(assistant):
     assert len(answer.short_answer.split()) > 5 and not answer.short_answer.startswith(('"', "\u201c"))
     assert not answer.answer.startswith(answer.short_answer)  # a long quotation is not said twice
     assert_grounded(answer, assistant.index.articles[0].text)
+
+
+def test_a_cost_is_a_number_with_its_currency(tmp_path, embedder):
+    """The small entity model often tags "480 million euros" as the number "480 million": the currency makes it money."""
+    from rag.articles import read_article
+    from rag.build import update_index
+    from rag.pipeline import Assistant
+    from rag.settings import Settings
+
+    page = read_article(Path(__file__).parent / "data" / "harbour-page.html")
+    settings = Settings(index_dir=tmp_path / "index")
+    update_index([page], settings.index_dir, embedder, settings)
+    harbour = Assistant(settings, build_missing=False, embedder=embedder)
+    assert harbour.ask("How much will the tunnel cost?").short_answer == "480 million euros"
+    assert not harbour.ask("What is the mayor's salary?").found  # no amount of money near the mayor

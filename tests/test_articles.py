@@ -7,6 +7,8 @@ import pytest
 from rag.articles import bundled_article, load_articles, make_article, read_article
 from rag.errors import ArticleError
 
+DATA = Path(__file__).parent / "data"
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "paris-coalition-meeting.txt"
 
 
@@ -97,3 +99,22 @@ def test_folder_without_articles_is_an_error(tmp_path: Path):
 def test_one_word_article_keeps_its_body():
     article = make_article("Hello", "one.txt")
     assert article.text[article.body_start:article.body_end] == "Hello"
+
+
+def test_a_saved_web_page_is_read_as_its_article_text():
+    article = read_article(DATA / "harbour-page.html")
+    assert article.title == "Harbour tunnel approved after six-hour debate"
+    body = article.text[article.body_start:article.body_end]
+    assert "approved the harbour tunnel on Thursday night by 31 votes to 12" in body
+    assert "\u201cthe most important decision" in body  # entities decoded
+    for left_out in ("alert", "dataLayer", "font-family", "Subscribe now", "cheap flights", "Most read", "NewsArticle",
+                     "All rights reserved", "<p", "&ldquo;"):
+        assert left_out not in article.text
+
+
+def test_a_web_page_without_article_text_is_refused_with_one_sentence(tmp_path):
+    page = tmp_path / "empty.html"
+    page.write_text("<html><head><script>alert(1)</script><style>p{}</style></head><body><script>x()</script></body></html>",
+                    encoding="utf-8")
+    with pytest.raises(ArticleError, match=r"empty\.html has no article text that could be found in its HTML\.$"):
+        read_article(page)

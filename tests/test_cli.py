@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from rag.articles import read_article
+
 BIN = Path(sys.executable).parent
 
 
@@ -68,6 +70,19 @@ def test_build_info_and_ask_a_custom_index(tmp_path: Path):
     assert answer.returncode == 0 and "Ana Ruiz" in answer.stdout
     module = run(sys.executable, "-m", "rag", "info", "--index", str(tmp_path / "idx"), "--json")
     assert json.loads(module.stdout)["counts"]["articles"] == 1
+
+
+def test_a_saved_web_page_is_built_asked_and_cited_verbatim(tmp_path: Path):
+    page = Path(__file__).parent / "data" / "harbour-page.html"
+    built = run("rag", "build", str(page), "--index", "idx", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    result = run("ask", "--index", "idx", "--json", "How much will the tunnel cost?", cwd=tmp_path)
+    answer = json.loads(result.stdout)
+    assert answer["found"] and answer["short_answer"] == "480 million euros"
+    text = read_article(page).text
+    for citation in answer["citations"]:
+        assert text[citation["start"]:citation["end"]] == citation["text"]
+    assert "<" not in result.stdout
 
 
 def test_a_changed_source_is_picked_up_by_ask(tmp_path: Path):
