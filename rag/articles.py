@@ -21,7 +21,8 @@ from .errors import ArticleError
 
 SUFFIXES = (".txt", ".md", ".markdown")
 BUNDLED_NAME = "paris-coalition-meeting.txt"
-MAX_BYTES = 64 * 1024 * 1024
+MEGABYTE = 1024 * 1024
+MAX_MEGABYTES = 2
 
 _BOILERPLATE = re.compile(
     r"^(share( this)?|tags?|related( articles| stories)?|advertisement|read more|more in\b.*|"
@@ -60,24 +61,36 @@ def make_article(text: str, source: str, file_name: str | None = None) -> Articl
     return Article(source=source, title=title, text=text, body_start=start, body_end=end)
 
 
-def read_article(path: Path, source: str | None = None) -> Article:
-    """Read one article file; raise ArticleError if it is missing, binary or empty."""
+def read_article(path: Path, source: str | None = None, max_megabytes: int = MAX_MEGABYTES) -> Article:
+    """Read one article file in a single pass; raise ArticleError if it is missing, too large, binary or empty.
+
+    The text (and so the digest) is what this one read saw, even if the file
+    changes or disappears while it is read; the next build then notices.
+    """
     path = Path(path)
-    if not path.exists():
-        raise ArticleError(f"There is no file at {path}.")
     if path.is_dir():
         raise ArticleError(f"{path} is a folder; give a file, or use `rag build` for folders.")
+    limit = max_megabytes * MEGABYTE
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise ArticleError(f"{path} is larger than {MAX_BYTES // (1024 * 1024)} MB; split it into smaller articles.")
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            _check_size(path, os.fstat(file.fileno()).st_size, max_megabytes)
+            data = file.read(limit + 1)
+    except FileNotFoundError:
+        raise ArticleError(f"There is no file at {path}.") from None
     except OSError as error:
         raise ArticleError(f"{path} could not be read ({error.strerror or error}).") from None
+    _check_size(path, len(data), max_megabytes)
     text = decode_text(data, str(path))
     if not text.strip():
         raise ArticleError(f"{path} is empty.")
     return make_article(text, source or display_path(path), path.name)
+
+
+def _check_size(path: Path, size: int, max_megabytes: int) -> None:
+    """Refuse a file over the limit before reading it: a huge article would take hours to embed."""
+    if size > max_megabytes * MEGABYTE:
+        raise ArticleError(f"{path} is {size / MEGABYTE:.1f} MB, over the {max_megabytes} MB limit for one article; "
+                           "split it, or raise the limit with RAG_MAX_ARTICLE_MB.")
 
 
 def decode_text(data: bytes, name: str) -> str:
@@ -100,11 +113,13 @@ def decode_text(data: bytes, name: str) -> str:
     return text
 
 
-def load_articles(paths: Iterable[Path], on_skip: Callable[[str], None] | None = None) -> list[Article]:
+def load_articles(paths: Iterable[Path], on_skip: Callable[[str], None] | None = None,
+                  max_megabytes: int = MAX_MEGABYTES) -> list[Article]:
     """Read files and folders of ``.txt``/``.md`` articles, in a stable order.
 
     Files named directly must be readable; unreadable files found inside a
-    folder are reported through ``on_skip`` and left out.
+    folder (too large, binary, or gone since the folder was listed) are
+    reported through ``on_skip`` and left out.
     """
     articles: list[Article] = []
     seen: set[str] = set()
@@ -115,7 +130,7 @@ def load_articles(paths: Iterable[Path], on_skip: Callable[[str], None] | None =
                 raise ArticleError(f"No {', '.join(SUFFIXES)} articles were found in {path}.")
             for file in found:
                 try:
-                    article = read_article(file)
+                    article = read_article(file, max_megabytes=max_megabytes)
                 except ArticleError as error:
                     if on_skip:
                         on_skip(str(error))
@@ -126,7 +141,7 @@ def load_articles(paths: Iterable[Path], on_skip: Callable[[str], None] | None =
         else:
             if path.exists() and path.suffix.lower() not in SUFFIXES:
                 raise ArticleError(f"{path} is not a {'/'.join(SUFFIXES)} file.")
-            article = read_article(path)
+            article = read_article(path, max_megabytes=max_megabytes)
             if article.source not in seen:
                 seen.add(article.source)
                 articles.append(article)

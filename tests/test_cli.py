@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -59,15 +60,40 @@ def test_build_info_and_ask_a_custom_index(tmp_path: Path):
     (folder / "budget.md").write_text("# Budget vote\n\nThe council approved a budget of 12 million euros on Tuesday.\n\n"
                                       "The mayor, Ana Ruiz, said the money will fund two new schools.", encoding="utf-8")
     (folder / "bad.txt").write_bytes(b"\x00\x01binary")
+    write_50_mb_article(folder / "huge.txt")
     built = run("rag", "build", str(folder), "--index", str(tmp_path / "idx"), cwd=tmp_path)
     assert built.returncode == 0, built.stderr
-    assert "Indexed 1 article(s)" in built.stdout and "skipped:" in built.stderr
+    assert "Indexed 1 article(s)" in built.stdout
+    assert f"skipped: {folder}/bad.txt looks like a binary file, not a text article.\n" in built.stderr
+    assert f"skipped: {folder}/huge.txt is 50.0 MB, over the 2 MB limit for one article; split it, or raise the limit " \
+           "with RAG_MAX_ARTICLE_MB.\n" in built.stderr
     info = run("rag", "info", "--index", str(tmp_path / "idx"), cwd=tmp_path)
     assert "news/budget.md" in info.stdout and "Budget vote" in info.stdout and "all-MiniLM-L6-v2" in info.stdout
     answer = run("ask", "--index", str(tmp_path / "idx"), "Who is the mayor?", cwd=tmp_path)
     assert answer.returncode == 0 and "Ana Ruiz" in answer.stdout
     module = run(sys.executable, "-m", "rag", "info", "--index", str(tmp_path / "idx"), "--json")
     assert json.loads(module.stdout)["counts"]["articles"] == 1
+
+
+def write_50_mb_article(path: Path) -> None:
+    paragraph = ("The council met again on Tuesday and talked for hours about the budget. " * 10 + "\n\n").encode()
+    with path.open("wb") as file:
+        for _ in range(50 * 1024 * 1024 // len(paragraph)):
+            file.write(paragraph)
+        file.write(b"x" * (50 * 1024 * 1024 - file.tell()))
+
+
+def test_a_50_mb_article_is_refused_in_seconds_with_how_to_raise_the_limit(tmp_path: Path):
+    write_50_mb_article(tmp_path / "huge.txt")
+    assert (tmp_path / "huge.txt").stat().st_size == 50 * 1024 * 1024
+    started = time.monotonic()
+    result = run("rag", "build", "huge.txt", "--index", "idx", cwd=tmp_path)
+    assert time.monotonic() - started < 15
+    assert_one_sentence_error(result)
+    assert result.returncode == 3
+    assert result.stderr == ("error: huge.txt is 50.0 MB, over the 2 MB limit for one article; split it, or raise "
+                             "the limit with RAG_MAX_ARTICLE_MB.\n")
+    assert not (tmp_path / "idx").exists()
 
 
 def test_a_changed_source_is_picked_up_by_ask(tmp_path: Path):
