@@ -1,11 +1,13 @@
 """The ``ask`` and ``rag`` commands, run as a user runs them: in a subprocess."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -152,3 +154,62 @@ def test_rag_eval_reports_every_figure(tmp_path: Path):
     assert isinstance(report["failures"], list)
     (tmp_path / "bad.jsonl").write_text('{"id": 1}\n', encoding="utf-8")
     assert_one_sentence_error(run("rag", "eval", str(tmp_path / "bad.jsonl"), "--corpus", str(article), cwd=tmp_path))
+
+
+def test_files_that_vanish_or_change_while_a_build_reads_them(tmp_path: Path):
+    from rag.articles import load_articles
+    from rag.build import stale_reason
+    from rag.index import load_index
+    from rag.settings import Settings
+
+    folder, count = tmp_path / "news", 60
+    folder.mkdir()
+    written: dict[str, list[str]] = {f"news/{n:03}.txt": [] for n in range(count)}
+
+    def write(n: int, version: int) -> None:
+        text = f"Story {n}, version {version}.\n\nThe council met on day {version} to discuss item {n}."
+        written[f"news/{n:03}.txt"].append(text)
+        (folder / f"{n:03}.txt").write_text(text, encoding="utf-8")
+
+    for n in range(count):
+        write(n, 0)
+    stop = threading.Event()
+
+    def churn() -> None:  # at any moment about half the files are gone; the rest keep changing
+        step = 0
+        while not stop.is_set():
+            step += 1
+            (folder / f"{step % count:03}.txt").unlink(missing_ok=True)
+            write((step + count // 2) % count, step)
+
+    racer = threading.Thread(target=churn)
+    racer.start()
+    try:
+        first = run("rag", "build", "news", "--index", "idx", cwd=tmp_path)
+    finally:
+        stop.set()
+        racer.join()
+    assert first.returncode == 0, first.stderr
+    notes = [line for line in first.stderr.splitlines() if line.startswith("skipped: ")]
+    assert [line for line in first.stderr.splitlines() if line not in notes] == []
+    assert any(line.startswith("skipped: There is no file at news/") for line in notes)
+    assert all(line.endswith(".") and line.count(". ") == 0 for line in notes)
+    index = load_index(tmp_path / "idx")
+    indexed = {article.source: article for article in index.articles}
+    assert indexed and len(indexed) + len(notes) <= count
+    for info in index.manifest.sources:  # each file as one read saw it, and the digest of exactly that text
+        article = indexed[info.source]
+        assert any(text.startswith(article.text) for text in written[info.source])
+        assert info.sha256 == hashlib.sha256(article.text.encode("utf-8")).hexdigest()
+    for chunk in index.chunks:
+        assert indexed[chunk.source].text[chunk.start:chunk.end] == chunk.text
+
+    now = {f"news/{path.name}": path.read_text(encoding="utf-8") for path in folder.iterdir()}
+    changed = [source for source, text in now.items() if source not in indexed or indexed[source].text != text]
+    assert changed  # some files changed or came back after the first build read the folder
+    second = run("rag", "build", "news", "--index", "idx", cwd=tmp_path)
+    assert second.returncode == 0 and second.stderr == "", second.stderr
+    assert f"({len(changed)} embedded, {len(now) - len(changed)} reused," in second.stdout
+    rebuilt = load_index(tmp_path / "idx")
+    current = load_articles([tmp_path / "news"])
+    assert stale_reason(rebuilt, current, Settings(), rebuilt.manifest.model) is None
