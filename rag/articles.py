@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -62,7 +63,7 @@ def make_article(text: str, source: str, file_name: str | None = None) -> Articl
 
 
 def read_article(path: Path, source: str | None = None, max_megabytes: int = MAX_MEGABYTES) -> Article:
-    """Read one article file in a single pass; raise ArticleError if it is missing, too large, binary or empty.
+    """Read one article file in a single pass; raise ArticleError if it is missing, not a file, too large, binary or empty.
 
     The text (and so the digest) is what this one read saw, even if the file
     changes or disappears while it is read; the next build then notices.
@@ -72,8 +73,11 @@ def read_article(path: Path, source: str | None = None, max_megabytes: int = MAX
         raise ArticleError(f"{path} is a folder; give a file, or use `rag build` for folders.")
     limit = max_megabytes * MEGABYTE
     try:
-        with path.open("rb") as file:
-            _check_size(path, os.fstat(file.fileno()).st_size, max_megabytes)
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:  # a named pipe must not hang us
+            status = os.fstat(file.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                raise ArticleError(f"{path} is not a regular file (a pipe or a device); give a text file.")
+            _check_size(path, status.st_size, max_megabytes)
             data = file.read(limit + 1)
     except FileNotFoundError:
         raise ArticleError(f"There is no file at {path}.") from None

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -85,10 +86,14 @@ def test_folders_are_walked_in_order_and_bad_files_skipped(tmp_path: Path):
     (folder / "empty.txt").write_text("", encoding="utf-8")
     (folder / "notes.json").write_text("{}", encoding="utf-8")
     (folder / "sub" / "loop").symlink_to(folder, target_is_directory=True)
+    os.mkfifo(folder / "pipe.txt")  # opening a named pipe for reading would wait for a writer forever
+    (folder / "null.txt").symlink_to("/dev/null")
     skipped: list[str] = []
     articles = load_articles([folder], on_skip=skipped.append)
     assert [a.source for a in articles] == ["news/a.txt", "news/b.md", "news/sub/c.txt"]
-    assert len(skipped) == 1 and "empty" in skipped[0]
+    assert len(skipped) == 3 and "empty" in skipped[0]
+    assert [message.split(" ", 1)[1] for message in skipped[1:]] == [
+        "is not a regular file (a pipe or a device); give a text file."] * 2
 
 
 def test_folder_without_articles_is_an_error(tmp_path: Path):

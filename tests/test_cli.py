@@ -162,7 +162,7 @@ def test_files_that_vanish_or_change_while_a_build_reads_them(tmp_path: Path):
     from rag.index import load_index
     from rag.settings import Settings
 
-    folder, count = tmp_path / "news", 60
+    folder, count = tmp_path / "news", 200
     folder.mkdir()
     written: dict[str, list[str]] = {f"news/{n:03}.txt": [] for n in range(count)}
 
