@@ -63,7 +63,7 @@ def make_article(text: str, source: str, file_name: str | None = None) -> Articl
 
 
 def read_article(path: Path, source: str | None = None, max_megabytes: int = MAX_MEGABYTES) -> Article:
-    """Read one article file in a single pass; raise ArticleError if it is missing, not a file, too large, binary or empty.
+    """Read one article file in one pass; raise ArticleError if it is missing, not a file, too big, binary or empty.
 
     The text (and so the digest) is what this one read saw, even if the file
     changes or disappears while it is read; the next build then notices.
