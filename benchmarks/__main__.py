@@ -1,8 +1,9 @@
-"""Benchmarks: ``python -m benchmarks [--smoke] [--output FILE]`` measures and records speed.
+"""Benchmarks: ``python -m benchmarks [--smoke | --soak [--seconds N]] [--output FILE]`` measures and records speed.
 
 Each figure is printed and written to benchmarks/RESULTS.md beside its floor
 measured in the same run (what the stage cannot beat), with the machine and
 date. ``--smoke`` runs a tiny version for CI: same code paths, few repeats.
+``--soak`` runs only the soak (``soak.py``) and replaces its section, keeping the others.
 These are measurements, not tests: nothing here asserts a target.
 """
 from __future__ import annotations
@@ -18,14 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from .soak import percentile, rss_mb, run_soak, soak_section, start_procfile_server, wait_up, worker_pids
+
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "tests" / "data" / "paris_questions.jsonl"
 QUESTION = "who chaired the Paris meeting?"
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
 def wall(command: list[str], env: dict[str, str], cwd: Path) -> float:
@@ -201,33 +199,15 @@ wrk.body = '{"question": "who chaired the Paris meeting?"}'
 """
 
 
-def _rss_mb(pids: list[int]) -> list[float]:
-    sizes = []
-    for pid in pids:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                sizes.append(int(line.split()[1]) / 1024)
-    return sizes
-
-
 def load_test(work: Path, seconds: int, connection_counts: list[int]) -> list[str]:
     """The Procfile's gunicorn command under wrk: requests/s, latency, errors, worker memory."""
     import re
     import shutil
-    import socket
-    import urllib.request
 
     if not shutil.which("wrk"):
         return ["## 5. Load", "", "Skipped: `wrk` is not installed (`apt-get install -y wrk`).", ""]
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = (ROOT / "Procfile").read_text(encoding="utf-8").strip().removeprefix("web: ")
-    env = {**os.environ, "PORT": str(port), "WEB_CONCURRENCY": "2", "RAG_INDEX_DIR": str(work / "index"),
-           "RAG_CACHE_DIR": str(work / "cache"),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    server = subprocess.Popen(["bash", "-c", f"exec {command.replace('--access-logfile -', '')}"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, port = start_procfile_server({"RAG_INDEX_DIR": str(work / "index"), "RAG_CACHE_DIR": str(work / "cache")},
+                                         subprocess.DEVNULL, access_log=False)
     (work / "post.lua").write_text(WRK_SCRIPT, encoding="utf-8")
     rows = ["## 5. Load", "",
             f"The Procfile's command (gunicorn, 2 workers, `--preload`) on this machine; wrk for {seconds} s per "
@@ -236,20 +216,14 @@ def load_test(work: Path, seconds: int, connection_counts: list[int]) -> list[st
             "| --- | --- | --- | --- | --- | --- | --- |"]
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(base + "/api/health", timeout=2).read()
-                break
-            except OSError:
-                time.sleep(0.5)
-        workers = [int(p) for p in subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True,
-                                                  text=True).stdout.split()]
+        wait_up(server, port)
+        workers = worker_pids(server)
         for connections in connection_counts:
             for target, extra in (("/api/ask", ["-s", str(work / "post.lua")]), ("/api/health", [])):
-                before = _rss_mb(workers)
+                before = rss_mb(workers)
                 output = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency",
                                          *extra, base + target], capture_output=True, text=True).stdout
-                after = _rss_mb(workers)
+                after = rss_mb(workers)
                 rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
                 p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", output)
                 p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
@@ -270,19 +244,50 @@ def load_test(work: Path, seconds: int, connection_counts: list[int]) -> list[st
     return rows + [""]
 
 
+def soak(args: argparse.Namespace) -> list[str]:
+    """Run the soak on an index of the bundled article; write its figures as JSON if asked."""
+    from rag.articles import bundled_article
+    from rag.build import update_index
+    from rag.embedder import Embedder
+    from rag.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix="rag-soak-") as scratch:
+        index = args.index or Path(scratch) / "index"
+        if not args.index:
+            update_index([bundled_article()], index, Embedder(), Settings(index_dir=index))
+        figures = run_soak(index, args.seconds, args.clients, args.log or Path(scratch) / "server.log",
+                           warmup=min(30.0, args.seconds / 10))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+    return soak_section(figures)
+
+
+def merge_sections(old: str, new: str) -> str:
+    """Return ``new`` plus any ``## `` section of ``old`` that ``new`` does not have, in heading order."""
+    def split(text: str) -> tuple[str, dict[str, str]]:
+        head, *parts = text.split("\n## ")
+        return head, {part.split("\n", 1)[0]: "## " + part for part in parts}
+
+    head, sections = split(new)
+    _, kept = split(old)
+    for heading, body in kept.items():
+        if not any(h.split(" ", 1)[0] == heading.split(" ", 1)[0] for h in sections):
+            sections[heading] = body
+    return "\n".join([head.rstrip("\n") + "\n"] + [sections[h].rstrip("\n") + "\n" for h in sorted(sections)])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a tiny run for CI")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     parser.add_argument("--large", action="store_true", help="add the 10^6-chunk tier (several minutes, ~3 GB)")
+    parser.add_argument("--soak", action="store_true", help="run only the soak (section 6) and update its section")
+    parser.add_argument("--seconds", type=float, default=300, help="soak length in seconds (default 300)")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent soak clients (default 32)")
+    parser.add_argument("--json", type=Path, help="also write the soak figures to this JSON file")
+    parser.add_argument("--log", type=Path, help="keep the soak server's log in this file")
+    parser.add_argument("--index", type=Path, help="soak this index instead of building one of the bundled article")
     args = parser.parse_args()
-    repeats, questions, copies = (2, 6, 2) if args.smoke else (5, 64, 40)
-    tiers = [2_000] if args.smoke else [10_000, 100_000] + ([1_000_000] if args.large else [])
-    with tempfile.TemporaryDirectory(prefix="rag-bench-") as scratch:
-        work = Path(scratch)
-        sections = cold_start(work, repeats) + warm_latency(work, questions) + build_throughput(work, copies) \
-            + vector_scale(work, tiers) \
-            + (["## 5. Load", "", "Not run in the smoke version.", ""] if args.smoke else load_test(work, 60, [16, 64]))
     header = [
         "# Performance results",
         "",
@@ -290,9 +295,23 @@ def main() -> int:
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}.",
         "",
     ]
-    text = "\n".join(header + sections)
+    old = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+    if args.soak:
+        sections = soak(args)
+        if old:
+            header = [old.split("\n## ", 1)[0].rstrip("\n"), ""]
+    else:
+        repeats, questions, copies = (2, 6, 2) if args.smoke else (5, 64, 40)
+        tiers = [2_000] if args.smoke else [10_000, 100_000] + ([1_000_000] if args.large else [])
+        with tempfile.TemporaryDirectory(prefix="rag-bench-") as scratch:
+            work = Path(scratch)
+            sections = cold_start(work, repeats) + warm_latency(work, questions) + build_throughput(work, copies) \
+                + vector_scale(work, tiers) \
+                + (["## 5. Load", "", "Not run in the smoke version.", ""] if args.smoke
+                   else load_test(work, 60, [16, 64]))
+    text = merge_sections(old, "\n".join(header + sections))
     args.output.write_text(text, encoding="utf-8")
-    print(text)
+    print("\n".join(sections))
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -22,7 +23,8 @@ from .webpage import PAGE_SUFFIXES, page_text
 
 SUFFIXES = (".txt", ".md", ".markdown") + PAGE_SUFFIXES
 BUNDLED_NAME = "paris-coalition-meeting.txt"
-MAX_BYTES = 64 * 1024 * 1024
+MEGABYTE = 1024 * 1024
+MAX_MEGABYTES = 2
 
 _BOILERPLATE = re.compile(
     r"^(share( this)?|tags?|related( articles| stories)?|advertisement|read more|more in\b.*|"
@@ -61,26 +63,41 @@ def make_article(text: str, source: str, file_name: str | None = None) -> Articl
     return Article(source=source, title=title, text=text, body_start=start, body_end=end)
 
 
-def read_article(path: Path, source: str | None = None) -> Article:
-    """Read one article file; raise ArticleError if it is missing, binary or empty."""
+def read_article(path: Path, source: str | None = None, max_megabytes: int = MAX_MEGABYTES) -> Article:
+    """Read one article file in one pass; raise ArticleError if it is missing, not a file, too big, binary or empty.
+
+    The text (and so the digest) is what this one read saw, even if the file
+    changes or disappears while it is read; the next build then notices.
+    """
     path = Path(path)
-    if not path.exists():
-        raise ArticleError(f"There is no file at {path}.")
     if path.is_dir():
         raise ArticleError(f"{path} is a folder; give a file, or use `rag build` for folders.")
+    limit = max_megabytes * MEGABYTE
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise ArticleError(f"{path} is larger than {MAX_BYTES // (1024 * 1024)} MB; split it into smaller articles.")
-        data = path.read_bytes()
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:  # a named pipe must not hang us
+            status = os.fstat(file.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                raise ArticleError(f"{path} is not a regular file (a pipe or a device); give a text file.")
+            _check_size(path, status.st_size, max_megabytes)
+            data = file.read(limit + 1)
+    except FileNotFoundError:
+        raise ArticleError(f"There is no file at {path}.") from None
     except OSError as error:
         raise ArticleError(f"{path} could not be read ({error.strerror or error}).") from None
+    _check_size(path, len(data), max_megabytes)
     text = decode_text(data, str(path))
     if path.suffix.lower() in PAGE_SUFFIXES and text.strip():
         text = page_text(text, str(path))
     if not text.strip():
         raise ArticleError(f"{path} is empty.")
     return make_article(text, source or display_path(path), path.name)
+
+
+def _check_size(path: Path, size: int, max_megabytes: int) -> None:
+    """Refuse a file over the limit before reading it: a huge article would take hours to embed."""
+    if size > max_megabytes * MEGABYTE:
+        raise ArticleError(f"{path} is {size / MEGABYTE:.1f} MB, over the {max_megabytes} MB limit for one article; "
+                           "split it, or raise the limit with RAG_MAX_ARTICLE_MB.")
 
 
 def decode_text(data: bytes, name: str) -> str:
@@ -103,11 +120,13 @@ def decode_text(data: bytes, name: str) -> str:
     return text
 
 
-def load_articles(paths: Iterable[Path], on_skip: Callable[[str], None] | None = None) -> list[Article]:
+def load_articles(paths: Iterable[Path], on_skip: Callable[[str], None] | None = None,
+                  max_megabytes: int = MAX_MEGABYTES) -> list[Article]:
     """Read files and folders of ``.txt``/``.md``/``.html`` articles, in a stable order.
 
     Files named directly must be readable; unreadable files found inside a
-    folder are reported through ``on_skip`` and left out.
+    folder (too large, binary, or gone since the folder was listed) are
+    reported through ``on_skip`` and left out.
     """
     articles: list[Article] = []
     seen: set[str] = set()
@@ -118,7 +137,7 @@ def load_articles(paths: Iterable[Path], on_skip: Callable[[str], None] | None =
                 raise ArticleError(f"No {', '.join(SUFFIXES)} articles were found in {path}.")
             for file in found:
                 try:
-                    article = read_article(file)
+                    article = read_article(file, max_megabytes=max_megabytes)
                 except ArticleError as error:
                     if on_skip:
                         on_skip(str(error))
@@ -129,7 +148,7 @@ def load_articles(paths: Iterable[Path], on_skip: Callable[[str], None] | None =
         else:
             if path.exists() and path.suffix.lower() not in SUFFIXES:
                 raise ArticleError(f"{path} is not a {'/'.join(SUFFIXES)} file.")
-            article = read_article(path)
+            article = read_article(path, max_megabytes=max_megabytes)
             if article.source not in seen:
                 seen.add(article.source)
                 articles.append(article)

@@ -90,7 +90,8 @@ def _run_build(args: argparse.Namespace) -> int:
     from .embedder import Embedder
 
     settings = _settings(args)
-    articles = load_articles(args.paths, on_skip=lambda message: _say(f"skipped: {message}"))
+    articles = load_articles(args.paths, on_skip=lambda message: _say(f"skipped: {message}"),
+                             max_megabytes=settings.max_article_mb)
     embedder = Embedder(settings.model)
     report = update_index(articles, settings.index_dir, embedder, settings, force=args.force, say=_say,
                           progress=sys.stderr.isatty())
@@ -135,7 +136,8 @@ def _run_eval(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as scratch:
         if args.corpus:
             settings = settings.replace(index_dir=Path(scratch) / "index")
-            update_index(load_articles(args.corpus), settings.index_dir, Embedder(settings.model), settings, say=_say)
+            articles = load_articles(args.corpus, max_megabytes=settings.max_article_mb)
+            update_index(articles, settings.index_dir, Embedder(settings.model), settings, say=_say)
         assistant = Assistant(settings, say=_say, build_missing=args.index is None and not args.corpus)
         report = evaluate(assistant, questions, k=args.k or 5)
     figures = report_to_dict(report)

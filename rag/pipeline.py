@@ -45,13 +45,13 @@ def clean_question(question: str, limit: int) -> str:
     return cleaned
 
 
-def current_articles(index: Index) -> list[Article]:
+def current_articles(index: Index, max_megabytes: int) -> list[Article]:
     """Return the index's articles as they are now: re-read from their files where those still exist."""
     articles = []
     for info, stored in zip(index.manifest.sources, index.articles):
         if info.path and Path(info.path).is_file():
             try:
-                articles.append(read_article(Path(info.path), source=info.source))
+                articles.append(read_article(Path(info.path), info.source, max_megabytes))
                 continue
             except ArticleError:
                 pass
@@ -78,7 +78,7 @@ def open_index(settings: Settings, model: str, embedder: Callable[[], Embedder],
             say(f"Building the index of the bundled article in {folder} (first use only)...")
         return update_index([bundled_article()], folder, embedder(), settings, say=say).index
     index = load_index(folder, model=model)
-    articles = current_articles(index)
+    articles = current_articles(index, settings.max_article_mb)
     reason = stale_reason(index, articles, settings, model)
     if reason is None:
         return index

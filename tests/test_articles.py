@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
-from rag.articles import bundled_article, load_articles, make_article, read_article
-from rag.errors import ArticleError
+from rag.articles import MEGABYTE, bundled_article, load_articles, make_article, read_article
+from rag.errors import ArticleError, InputError
+from rag.settings import Settings
 
 DATA = Path(__file__).parent / "data"
 
@@ -84,10 +88,14 @@ def test_folders_are_walked_in_order_and_bad_files_skipped(tmp_path: Path):
     (folder / "empty.txt").write_text("", encoding="utf-8")
     (folder / "notes.json").write_text("{}", encoding="utf-8")
     (folder / "sub" / "loop").symlink_to(folder, target_is_directory=True)
+    os.mkfifo(folder / "pipe.txt")  # opening a named pipe for reading would wait for a writer forever
+    (folder / "null.txt").symlink_to("/dev/null")
     skipped: list[str] = []
     articles = load_articles([folder], on_skip=skipped.append)
     assert [a.source for a in articles] == ["news/a.txt", "news/b.md", "news/sub/c.txt"]
-    assert len(skipped) == 1 and "empty" in skipped[0]
+    assert len(skipped) == 3 and "empty" in skipped[0]
+    assert [message.split(" ", 1)[1] for message in skipped[1:]] == [
+        "is not a regular file (a pipe or a device); give a text file."] * 2
 
 
 def test_folder_without_articles_is_an_error(tmp_path: Path):
@@ -118,3 +126,38 @@ def test_a_web_page_without_article_text_is_refused_with_one_sentence(tmp_path):
                     encoding="utf-8")
     with pytest.raises(ArticleError, match=r"empty\.html has no article text that could be found in its HTML\.$"):
         read_article(page)
+
+
+def test_articles_over_the_size_limit_are_refused_with_how_to_raise_it(tmp_path: Path):
+    path = tmp_path / "long.txt"
+    path.write_text("A sentence of news. " * (MEGABYTE * 3 // 40), encoding="utf-8")  # 1.5 MB
+    with pytest.raises(ArticleError, match=r"^\S+long.txt is 1.5 MB, over the 1 MB limit for one article; split it, "
+                                           r"or raise the limit with RAG_MAX_ARTICLE_MB.$"):
+        read_article(path, max_megabytes=1)
+    assert len(read_article(path, max_megabytes=2).text) == path.stat().st_size
+    assert Settings.from_env({"RAG_MAX_ARTICLE_MB": "5"}).max_article_mb == 5
+    assert Settings().max_article_mb == 2
+    with pytest.raises(InputError, match="RAG_MAX_ARTICLE_MB"):
+        Settings.from_env({"RAG_MAX_ARTICLE_MB": "0"})
+
+
+@given(text=st.text(), encoding=st.sampled_from(["utf-8", "utf-16"]))
+@example(text="\ufeff\ufeffTitle\r\n\r\nBody.\u00a0Share:", encoding="utf-8")
+@example(text="\u2028\u0085 x \x0b", encoding="utf-16")
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_unicode_file_is_read_verbatim_or_refused_with_one_sentence(tmp_path: Path, text: str, encoding: str):
+    path = tmp_path / "any.txt"
+    path.write_bytes(text.encode(encoding))
+    expected = text.removeprefix("\ufeff") if encoding == "utf-8" else text
+    try:
+        article = read_article(path)
+    except ArticleError as error:
+        message = str(error)
+        assert message.endswith(".") and "\n" not in message and "Traceback" not in message
+        assert not expected.strip() or (encoding == "utf-8" and "\x00" in text)
+        return
+    assert article.text == expected
+    body = article.text[article.body_start:article.body_end]
+    assert 0 <= article.body_start <= article.body_end <= len(article.text)
+    assert body and body == body.strip()
+    assert article.title and "\n" not in article.title

@@ -1,11 +1,14 @@
 """The ``ask`` and ``rag`` commands, run as a user runs them: in a subprocess."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -61,9 +64,13 @@ def test_build_info_and_ask_a_custom_index(tmp_path: Path):
     (folder / "budget.md").write_text("# Budget vote\n\nThe council approved a budget of 12 million euros on Tuesday.\n\n"
                                       "The mayor, Ana Ruiz, said the money will fund two new schools.", encoding="utf-8")
     (folder / "bad.txt").write_bytes(b"\x00\x01binary")
+    write_50_mb_article(folder / "huge.txt")
     built = run("rag", "build", str(folder), "--index", str(tmp_path / "idx"), cwd=tmp_path)
     assert built.returncode == 0, built.stderr
-    assert "Indexed 1 article(s)" in built.stdout and "skipped:" in built.stderr
+    assert "Indexed 1 article(s)" in built.stdout
+    assert f"skipped: {folder}/bad.txt looks like a binary file, not a text article.\n" in built.stderr
+    assert f"skipped: {folder}/huge.txt is 50.0 MB, over the 2 MB limit for one article; split it, or raise the limit " \
+           "with RAG_MAX_ARTICLE_MB.\n" in built.stderr
     info = run("rag", "info", "--index", str(tmp_path / "idx"), cwd=tmp_path)
     assert "news/budget.md" in info.stdout and "Budget vote" in info.stdout and "all-MiniLM-L6-v2" in info.stdout
     answer = run("ask", "--index", str(tmp_path / "idx"), "Who is the mayor?", cwd=tmp_path)
@@ -83,6 +90,27 @@ def test_a_saved_web_page_is_built_asked_and_cited_verbatim(tmp_path: Path):
     for citation in answer["citations"]:
         assert text[citation["start"]:citation["end"]] == citation["text"]
     assert "<" not in result.stdout
+
+
+def write_50_mb_article(path: Path) -> None:
+    paragraph = ("The council met again on Tuesday and talked for hours about the budget. " * 10 + "\n\n").encode()
+    with path.open("wb") as file:
+        for _ in range(50 * 1024 * 1024 // len(paragraph)):
+            file.write(paragraph)
+        file.write(b"x" * (50 * 1024 * 1024 - file.tell()))
+
+
+def test_a_50_mb_article_is_refused_in_seconds_with_how_to_raise_the_limit(tmp_path: Path):
+    write_50_mb_article(tmp_path / "huge.txt")
+    assert (tmp_path / "huge.txt").stat().st_size == 50 * 1024 * 1024
+    started = time.monotonic()
+    result = run("rag", "build", "huge.txt", "--index", "idx", cwd=tmp_path)
+    assert time.monotonic() - started < 15
+    assert_one_sentence_error(result)
+    assert result.returncode == 3
+    assert result.stderr == ("error: huge.txt is 50.0 MB, over the 2 MB limit for one article; split it, or raise "
+                             "the limit with RAG_MAX_ARTICLE_MB.\n")
+    assert not (tmp_path / "idx").exists()
 
 
 def test_a_changed_source_is_picked_up_by_ask(tmp_path: Path):
@@ -141,3 +169,62 @@ def test_rag_eval_reports_every_figure(tmp_path: Path):
     assert isinstance(report["failures"], list)
     (tmp_path / "bad.jsonl").write_text('{"id": 1}\n', encoding="utf-8")
     assert_one_sentence_error(run("rag", "eval", str(tmp_path / "bad.jsonl"), "--corpus", str(article), cwd=tmp_path))
+
+
+def test_files_that_vanish_or_change_while_a_build_reads_them(tmp_path: Path):
+    from rag.articles import load_articles
+    from rag.build import stale_reason
+    from rag.index import load_index
+    from rag.settings import Settings
+
+    folder, count = tmp_path / "news", 200
+    folder.mkdir()
+    written: dict[str, list[str]] = {f"news/{n:03}.txt": [] for n in range(count)}
+
+    def write(n: int, version: int) -> None:
+        text = f"Story {n}, version {version}.\n\nThe council met on day {version} to discuss item {n}."
+        written[f"news/{n:03}.txt"].append(text)
+        (folder / f"{n:03}.txt").write_text(text, encoding="utf-8")
+
+    for n in range(count):
+        write(n, 0)
+    stop = threading.Event()
+
+    def churn() -> None:  # at any moment about half the files are gone; the rest keep changing
+        step = 0
+        while not stop.is_set():
+            step += 1
+            (folder / f"{step % count:03}.txt").unlink(missing_ok=True)
+            write((step + count // 2) % count, step)
+
+    racer = threading.Thread(target=churn)
+    racer.start()
+    try:
+        first = run("rag", "build", "news", "--index", "idx", cwd=tmp_path)
+    finally:
+        stop.set()
+        racer.join()
+    assert first.returncode == 0, first.stderr
+    notes = [line for line in first.stderr.splitlines() if line.startswith("skipped: ")]
+    assert [line for line in first.stderr.splitlines() if line not in notes] == []
+    assert any(line.startswith("skipped: There is no file at news/") for line in notes)
+    assert all(line.endswith(".") and line.count(". ") == 0 for line in notes)
+    index = load_index(tmp_path / "idx")
+    indexed = {article.source: article for article in index.articles}
+    assert indexed and len(indexed) + len(notes) <= count
+    for info in index.manifest.sources:  # each file as one read saw it, and the digest of exactly that text
+        article = indexed[info.source]
+        assert any(text.startswith(article.text) for text in written[info.source])
+        assert info.sha256 == hashlib.sha256(article.text.encode("utf-8")).hexdigest()
+    for chunk in index.chunks:
+        assert indexed[chunk.source].text[chunk.start:chunk.end] == chunk.text
+
+    now = {f"news/{path.name}": path.read_text(encoding="utf-8") for path in folder.iterdir()}
+    changed = [source for source, text in now.items() if source not in indexed or indexed[source].text != text]
+    assert changed  # some files changed or came back after the first build read the folder
+    second = run("rag", "build", "news", "--index", "idx", cwd=tmp_path)
+    assert second.returncode == 0 and second.stderr == "", second.stderr
+    assert f"({len(changed)} embedded, {len(now) - len(changed)} reused," in second.stdout
+    rebuilt = load_index(tmp_path / "idx")
+    current = load_articles([tmp_path / "news"])
+    assert stale_reason(rebuilt, current, Settings(), rebuilt.manifest.model) is None

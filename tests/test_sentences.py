@@ -26,3 +26,19 @@ def test_names_are_not_cut_short():
     article = bundled_article()
     names = {article.text[m.start:m.end] for s in split_sentences(article) for m in s.mentions if m.label == "PERSON"}
     assert "Jean-Yves Le Drian" in names
+
+
+def test_a_text_over_spacys_default_max_length_is_split_in_pieces_with_exact_offsets():
+    code = "Q" + "x" * 1000  # long tokens keep spaCy's work (and this test) short for a 1 MB text
+    paragraphs = [f"Report {n} came from Zo\u00eb in Paris.\u00a0It cited {code} as its source! Did it?"
+                  for n in range(960)]
+    run_on = " ".join(f"Line {n} of the run-on cites {code} again." for n in range(30))  # one 30 KB paragraph
+    text = "Huge file\r\n\r\n" + "\r\n\r\n".join(paragraphs[:480] + [run_on] + paragraphs[480:]) + "\n"
+    assert len(text) > 1_000_000  # spaCy refuses a single text longer than this by default
+    article = make_article(text, "huge.txt")
+    sentences = split_sentences(article)
+    texts = [text[s.start:s.end] for s in sentences]
+    assert all(t and t == t.strip() for t in texts)
+    assert all(a.end <= b.start for a, b in zip(sentences, sentences[1:]))
+    assert {f"Report {n} came from Zo\u00eb in Paris." for n in range(960)} <= set(texts)
+    assert texts[-1] == "Did it?" and sum(t.startswith("Line ") for t in texts) >= 29
