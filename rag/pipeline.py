@@ -48,7 +48,7 @@ def clean_question(question: str, limit: int) -> str:
 def current_articles(index: Index) -> list[Article]:
     """Return the index's articles as they are now: re-read from their files where those still exist."""
     articles = []
-    for info, stored in zip(index.manifest.sources, index.articles):
+    for number, info in enumerate(index.manifest.sources):
         if info.path and Path(info.path).is_file():
             try:
                 articles.append(read_article(Path(info.path), source=info.source))
@@ -58,7 +58,7 @@ def current_articles(index: Index) -> list[Article]:
         if info.source == BUNDLED_NAME and info.path is None:
             articles.append(bundled_article())
         else:
-            articles.append(stored)
+            articles.append(index.articles[number])
     return articles
 
 
@@ -112,7 +112,7 @@ class Assistant:
         self.model_id = model_id(self.settings.model)
         index = open_index(self.settings, self.model_id, self.embedder, say, build_missing)
         self.encoder: Embedder | OnnxEncoder = embedder or self._query_encoder()
-        self._loaded = _Loaded(index, Retriever(index, self.encoder.vocabulary()))
+        self._loaded = _Loaded(index, Retriever(index, self.encoder))
         self._reloading = threading.Lock()
         self._checked = time.monotonic()
 
@@ -139,7 +139,7 @@ class Assistant:
             if version is None or version == self._loaded.index.version:
                 return False
             index = load_index(self.settings.index_dir, model=self.model_id)
-            self._loaded = _Loaded(index, Retriever(index, self.encoder.vocabulary()))
+            self._loaded = _Loaded(index, Retriever(index, self.encoder))
             return True
         finally:
             self._reloading.release()

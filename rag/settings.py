@@ -28,10 +28,12 @@ class Settings:
     max_question_chars: int = 2000
     threads: int = 0
     hnsw_from: int = 50_000
+    query_time_from: int = 20_000  # chunks; from here sentence vectors are computed per query, not stored
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read ``RAG_INDEX_DIR``, ``RAG_EMBED_MODEL``, ``RAG_K``, ``RAG_CHUNK_TOKENS``, ``RAG_CHUNK_OVERLAP``, ``RAG_THREADS``."""
+        """Read ``RAG_INDEX_DIR``, ``RAG_EMBED_MODEL``, ``RAG_K``, ``RAG_CHUNK_TOKENS``, ``RAG_CHUNK_OVERLAP``,
+        ``RAG_THREADS``, ``RAG_HNSW_FROM``, ``RAG_QUERY_TIME_FROM``."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         if env.get("RAG_INDEX_DIR"):
@@ -40,7 +42,7 @@ class Settings:
             values["model"] = env["RAG_EMBED_MODEL"]
         for field, name in (("k", "RAG_K"), ("chunk_tokens", "RAG_CHUNK_TOKENS"),
                             ("chunk_overlap", "RAG_CHUNK_OVERLAP"), ("threads", "RAG_THREADS"),
-                            ("hnsw_from", "RAG_HNSW_FROM")):
+                            ("hnsw_from", "RAG_HNSW_FROM"), ("query_time_from", "RAG_QUERY_TIME_FROM")):
             if env.get(name):
                 values[field] = _parse_int(name, env[name])
         return cls(**values).checked()
@@ -53,6 +55,8 @@ class Settings:
             raise InputError(f"The chunk size must be between 16 and 1024 tokens, not {self.chunk_tokens}.")
         if self.hnsw_from < 1:
             raise InputError(f"RAG_HNSW_FROM must be at least 1, not {self.hnsw_from}.")
+        if self.query_time_from < 0:
+            raise InputError(f"RAG_QUERY_TIME_FROM must be at least 0, not {self.query_time_from}.")
         if not 0 <= self.threads <= 256:
             raise InputError(f"The thread count must be between 0 (automatic) and 256, not {self.threads}.")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2 + 1:

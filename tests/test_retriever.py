@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from rag.articles import bundled_article
+from rag.build import update_index
 from rag.index import load_index
+from rag.retriever import Retriever, _top
+from rag.settings import Settings
 
 
 @pytest.mark.parametrize("question, needle", [
@@ -29,3 +34,27 @@ def test_passages_carry_citation_data(assistant, bundled_index_dir):
         assert index.article(passage.chunk.source).text[passage.chunk.start:passage.chunk.end] == passage.chunk.text
         for sentence in passage.sentences:
             assert passage.chunk.start < sentence.end and sentence.start < passage.chunk.end
+
+
+@pytest.mark.parametrize("question", [
+    "who chaired the Paris meeting?", "Which aircraft carrier is in the Gulf?", "What is Task Force 50?",
+    "When will they meet again?"])
+def test_sentences_encoded_at_query_time_score_like_stored_ones(tmp_path, embedder, assistant, question: str):
+    settings = Settings(index_dir=tmp_path / "index", query_time_from=1)
+    update_index([bundled_article()], settings.index_dir, embedder, settings)
+    query_time = Retriever(load_index(settings.index_dir), assistant.encoder)
+    assert query_time.index.sentence_vectors is None and assistant.retriever.index.sentence_vectors is not None
+    encoded = assistant.encoder.encode([question])
+    stored = assistant.retriever.retrieve(question, encoded, 8)
+    computed = query_time.retrieve(question, encoded, 8)
+    assert [p.chunk for p in stored] == [p.chunk for p in computed]
+    for a, b in zip(stored, computed):
+        assert [s.number for s in a.sentences] == [s.number for s in b.sentences]
+        assert np.allclose([s.score for s in a.sentences], [s.score for s in b.sentences], atol=5e-3)
+        assert np.allclose([s.dense for s in a.sentences], [s.dense for s in b.sentences], atol=2e-3)
+
+
+@pytest.mark.parametrize("size", [10, 300, 5000])
+def test_top_scores_come_in_argsort_order(size: int):
+    scores = np.random.default_rng(size).integers(0, 7, size).astype(np.float32)  # many ties
+    assert np.array_equal(_top(scores, 50), np.argsort(-scores, kind="stable")[:50])
