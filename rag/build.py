@@ -215,8 +215,8 @@ def _reuse(previous: Index, source: str) -> _Part:
     dimension = previous.manifest.dimension
     chunk_vectors = np.vstack([previous.chunk_vectors.reconstruct(n) for n in chunk_ids] + [np.zeros((0, dimension))])
     offsets = previous.token_offsets
-    part = _Part(list(previous.chunks[chunk_at:chunk_ids.stop]), list(previous.sentences[sentence_at:sentence_ids.stop]),
-                 chunk_vectors.astype(np.float32),
+    part = _Part(list(previous.chunks[chunk_at:chunk_ids.stop]),
+                 list(previous.sentences[sentence_at:sentence_ids.stop]), chunk_vectors.astype(np.float32),
                  [np.array(previous.token_ids[offsets[n]:offsets[n + 1]]) for n in sentence_ids])
     if previous.sentence_vectors is not None and previous.token_vectors is not None:
         part.sentence_vectors = np.array(previous.sentence_vectors[sentence_at:sentence_ids.stop], np.float32)

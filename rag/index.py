@@ -5,6 +5,12 @@ live one. A save writes a new version folder completely, then replaces
 ``CURRENT`` atomically: a save killed at any moment leaves the previous
 version loadable. Loading checks the format version, the model and the
 dimension. This module stores and loads; building is ``build.py``'s job.
+
+A version folder holds ``manifest.json``; ``records.sqlite`` (articles, chunks,
+sentences: ``records.py``, read on demand); ``chunks.faiss`` (read whole);
+``bm25/`` and ``.npy`` arrays (word-piece ids and IDF; with stored sentence
+vectors also ``sentences.npy`` and float16 ``tokens.npy``), all memory-mapped,
+so loading costs about the FAISS file and one SQLite open.
 """
 from __future__ import annotations
 
