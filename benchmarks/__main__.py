@@ -183,17 +183,19 @@ def index_scale(work: Path, tiers: list[int]) -> list[str]:
     base = build_index([bundled_article(), read_article(NORMANS)], embedder, Settings(query_time_from=0)).index
     base_chunks, base_articles = list(base.chunks), list(base.articles)
     dimension = base.manifest.dimension
-    real = base.chunk_vectors.reconstruct_n(0, len(base_chunks))
-    rng = np.random.default_rng(7)
     questions = [json.loads(line)["question"] for path in (QUESTIONS, NORMANS.with_name("normans_questions.jsonl"))
                  for line in path.read_text(encoding="utf-8").splitlines()]
+    sentence_texts = [base.sentence_text(n) for n in range(len(base.sentences))]
+    real = np.vstack([base.chunk_vectors.reconstruct_n(0, len(base_chunks)), embedder.embed(sentence_texts),
+                      embedder.embed(questions)])
+    rng = np.random.default_rng(7)
     rows = ["## 4. Index at scale", "",
             f"Each tier is a whole index saved by `save_index` and loaded by `load_index` (records in SQLite, "
             f"vectors and BM25 memory-mapped). Records: the bundled article and the Normans article "
             f"({len(base_chunks)} real chunks, {len(base.sentences)} sentences with their entity mentions and word "
-            "pieces), copied with varied digits as new articles. Chunk vectors: each copy's real chunk embedding "
-            "plus Gaussian noise (sigma 0.02 per dimension), normalized; 200 queries made the same way for "
-            f"recall@10 against exact search. FAISS kind by size (`flat` below {Settings().hnsw_from:,} chunks, "
+            "pieces), copied with varied digits as new articles. Chunk vectors: the {len(real)} real embeddings of "
+            "those chunks, sentences and the development questions in turn, each plus Gaussian noise (sigma "
+            "0.02 per dimension), normalized; 200 queries made the same way for recall@10 against exact search. FAISS kind by size (`flat` below {Settings().hnsw_from:,} chunks, "
             "`hnsw32` from there); sentence vectors at query time (these sizes are above `RAG_QUERY_TIME_FROM` "
             "or near it). Queried in a new process: FAISS alone; *passages* = dense + BM25 fusion with the 8 best "
             f"chunks' records and articles fetched ({len(questions)} real development questions); *retrieve* = "
@@ -391,6 +393,7 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     parser.add_argument("--large", action="store_true", help="add the 10^6-chunk tier (about half an hour, ~6 GB)")
     parser.add_argument("--only", help="run only these sections, e.g. 3,4, and replace them in --output")
+    parser.add_argument("--tiers", help="chunk counts of section 4, e.g. 10000,1000000")
     parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)  # index_scale's query process
     args = parser.parse_args()
     if args.probe:
@@ -398,6 +401,7 @@ def main() -> int:
         return 0
     repeats, questions, copies = (2, 6, 2) if args.smoke else (5, 64, 40)
     tiers = [2_000] if args.smoke else [10_000, 100_000] + ([1_000_000] if args.large else [])
+    tiers = [int(n) for n in args.tiers.split(",")] if args.tiers else tiers
     only = {int(n) for n in args.only.split(",")} if args.only else {1, 2, 3, 4, 5}
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as scratch:
         work = Path(scratch)
