@@ -103,6 +103,14 @@ class Embedder:
         matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
         return Encoded(matrix, token_vectors, token_ids)
 
+    def word_pieces(self, texts: list[str]) -> list[np.ndarray]:
+        """Return the word-piece ids ``encode`` would give each text (no [CLS]/[SEP]), without running the model."""
+        if not texts:
+            return []
+        batch = self.model.tokenizer([prepare(text) for text in texts], add_special_tokens=True, truncation=True,
+                                     max_length=self.max_length)["input_ids"]
+        return [np.asarray(ids[1:-1], dtype=np.int32) for ids in batch]
+
     def vocabulary(self) -> list[str]:
         """Return the model's word pieces, indexed by id."""
         tokenizer = self.model.tokenizer

@@ -32,6 +32,14 @@ class BrokenIndexError(RagError):
     http_status = 503
 
 
+class OldIndexError(BrokenIndexError):
+    """An index written by an earlier version; ``sources`` are the articles its manifest lists."""
+
+    def __init__(self, message: str, sources: list[str]) -> None:
+        super().__init__(message)
+        self.sources = sources
+
+
 class ModelError(RagError):
     """The embedding model could not be loaded offline."""
 

@@ -5,6 +5,12 @@ live one. A save writes a new version folder completely, then replaces
 ``CURRENT`` atomically: a save killed at any moment leaves the previous
 version loadable. Loading checks the format version, the model and the
 dimension. This module stores and loads; building is ``build.py``'s job.
+
+A version folder holds ``manifest.json``; ``records.sqlite`` (articles, chunks,
+sentences: ``records.py``, read on demand); ``chunks.faiss`` (read whole);
+``bm25/`` and ``.npy`` arrays (word-piece ids and IDF; with stored sentence
+vectors also ``sentences.npy`` and float16 ``tokens.npy``), all memory-mapped,
+so loading costs about the FAISS file and one SQLite open.
 """
 from __future__ import annotations
 
@@ -14,8 +20,9 @@ import fcntl
 import json
 import os
 import shutil
+import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,11 +32,15 @@ import numpy as np
 
 from .articles import Article
 from .chunker import Chunk
-from .errors import BrokenIndexError
-from .sentences import Mention, Sentence
+from .errors import BrokenIndexError, OldIndexError
+from .lexical import Bm25
+from .records import Records, write_records
+from .sentences import Sentence
 
-FORMAT = "rag-index v1"
+FORMAT = "rag-index v2"
+OLDER_FORMATS = ("rag-index v1",)
 POINTER = "CURRENT"
+RECORDS = "records.sqlite"
 
 
 @dataclass(frozen=True)
@@ -57,39 +68,47 @@ class Manifest:
     format: str = FORMAT
     vectors: str = "flat"
     counts: dict[str, int] = field(default_factory=dict)
+    sentence_vectors: str = "stored"
 
 
 @dataclass
 class Index:
-    """A loaded index: articles, chunks, sentences, and their vectors.
+    """A loaded index: records (lists when just built, SQLite-backed ``Rows`` when loaded) and vectors.
 
     ``chunk_sentences[i]`` is the ``(first, stop)`` range of sentence numbers inside chunk ``i``;
-    ``sentence_source[j]`` is the article number of sentence ``j``; the word-piece vectors and ids
-    of sentence ``j`` are rows ``token_offsets[j]:token_offsets[j + 1]`` of ``token_vectors``/``token_ids``.
+    ``sentence_source[j]`` is the article number of sentence ``j``; the word-piece ids of sentence ``j``
+    are ``token_ids[token_offsets[j]:token_offsets[j + 1]]``, and so are its word-piece vectors in
+    ``token_vectors`` when the manifest says ``sentence_vectors == "stored"``; with ``"query-time"``
+    ``sentence_vectors`` and ``token_vectors`` are None and the retriever computes them for the
+    sentences it scores. Loaded arrays are memory-mapped, read-only.
     """
 
     manifest: Manifest
-    articles: list[Article]
-    chunks: list[Chunk]
-    sentences: list[Sentence]
-    sentence_source: list[int]
-    chunk_sentences: list[tuple[int, int]]
+    articles: Sequence[Article]
+    chunks: Sequence[Chunk]
+    sentences: Sequence[Sentence]
+    sentence_source: Sequence[int]
+    chunk_sentences: Sequence[tuple[int, int]]
+    source_numbers: Mapping[str, int]
     chunk_vectors: faiss.Index
-    sentence_vectors: np.ndarray
-    token_vectors: np.ndarray
+    bm25: Bm25
     token_ids: np.ndarray
     token_offsets: np.ndarray
+    sentence_vectors: np.ndarray | None = None
+    token_vectors: np.ndarray | None = None
     version: str = ""
 
     def article(self, source: str) -> Article:
         """Return the article with this source name."""
         return self.articles[self.source_numbers[source]]
 
-    @functools.cached_property
-    def source_numbers(self) -> dict[str, int]:
-        return {article.source: n for n, article in enumerate(self.articles)}
+    def sentence_text(self, number: int) -> str:
+        """Return the text of sentence ``number``."""
+        sentence = self.sentences[number]
+        return self.articles[self.sentence_source[number]].text[sentence.start:sentence.end]
 
 
+STORED, QUERY_TIME = "stored", "query-time"
 HNSW_SEARCH_DEPTH = 128
 
 
@@ -125,20 +144,18 @@ def save_index(index: Index, folder: Path) -> Path:
     staging = folder / f".{version.name}.tmp"
     staging.mkdir()
     _write_json(staging / "manifest.json", asdict(index.manifest))
-    _write_json(staging / "articles.json", [
-        {"source": a.source, "title": a.title, "text": a.text, "body": [a.body_start, a.body_end]}
-        for a in index.articles])
-    _write_json(staging / "chunks.json", [
-        [index.source_numbers[c.source], c.ordinal, c.start, c.end] for c in index.chunks])
-    _write_json(staging / "sentences.json", [
-        [number, s.start, s.end, [[m.start, m.end, m.label] for m in s.mentions]]
-        for s, number in zip(index.sentences, index.sentence_source)])
-    _write_json(staging / "chunk_sentences.json", index.chunk_sentences)
+    numbers = index.source_numbers
+    write_records(staging / RECORDS, index.articles,
+                  ((numbers[c.source], c, span) for c, span in zip(index.chunks, index.chunk_sentences)),
+                  zip(index.sentence_source, index.sentences))
     faiss.write_index(index.chunk_vectors, str(staging / "chunks.faiss"))
-    for name, array in (("sentences.npy", index.sentence_vectors.astype(np.float32)),
-                        ("tokens.npy", index.token_vectors.astype(np.float16)),
-                        ("token_ids.npy", index.token_ids.astype(np.int32)),
-                        ("token_offsets.npy", index.token_offsets.astype(np.int64))):
+    index.bm25.save(staging / "bm25")
+    arrays = [("token_ids.npy", index.token_ids.astype(np.int32)),
+              ("token_offsets.npy", index.token_offsets.astype(np.int64))]
+    if index.sentence_vectors is not None and index.token_vectors is not None:
+        arrays += [("sentences.npy", index.sentence_vectors.astype(np.float32)),
+                   ("tokens.npy", index.token_vectors.astype(np.float16))]
+    for name, array in arrays:
         with open(staging / name, "wb") as handle:
             np.save(handle, np.ascontiguousarray(array))
     _fsync_folder(staging)
@@ -180,31 +197,34 @@ def load_index(folder: Path, model: str | None = None) -> Index:
         raise BrokenIndexError(
             f"The index at {folder} was built with {manifest.model}, not {model}; "
             f"run `rag build PATH... --index {folder}` with the model you want.")
+    stored = manifest.sentence_vectors == STORED
     try:
-        raw_articles = _read_json(version / "articles.json")
-        articles = [Article(a["source"], a["title"], a["text"], a["body"][0], a["body"][1]) for a in raw_articles]
-        chunks = [Chunk(articles[n].source, ordinal, start, end, articles[n].text[start:end])
-                  for n, ordinal, start, end in _read_json(version / "chunks.json")]
-        raw_sentences = _read_json(version / "sentences.json")
-        sentences = [Sentence(start, end, tuple(Mention(*m) for m in mentions))
-                     for _, start, end, mentions in raw_sentences]
-        sentence_source = [row[0] for row in raw_sentences]
-        chunk_sentences = [(first, stop) for first, stop in _read_json(version / "chunk_sentences.json")]
+        records = Records(version / RECORDS)
         chunk_vectors = faiss.read_index(str(version / "chunks.faiss"))
         _tune(chunk_vectors)
-        sentence_vectors = np.load(version / "sentences.npy", allow_pickle=False)
-        token_vectors = np.load(version / "tokens.npy", allow_pickle=False)
-        token_ids = np.load(version / "token_ids.npy", allow_pickle=False)
-        token_offsets = np.load(version / "token_offsets.npy", allow_pickle=False)
-    except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError) as error:
+        bm25 = Bm25.load(version / "bm25", records.counts["chunks"])
+        token_ids, token_offsets = (_array(version / name) for name in ("token_ids.npy", "token_offsets.npy"))
+        sentence_vectors = _array(version / "sentences.npy") if stored else None
+        token_vectors = _array(version / "tokens.npy") if stored else None
+        source_numbers = records.source_numbers()
+    except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError, sqlite3.Error) as error:
         raise _damaged(folder, f"is damaged ({type(error).__name__})") from None
-    if chunk_vectors.d != manifest.dimension or chunk_vectors.ntotal != len(chunks) \
-            or sentence_vectors.shape != (len(sentences), manifest.dimension) \
-            or token_offsets.shape != (len(sentences) + 1,) or token_vectors.shape != (len(token_ids), manifest.dimension) \
-            or (len(token_offsets) and int(token_offsets[-1]) != len(token_ids)):
+    sentences = records.counts["sentences"]
+    if chunk_vectors.d != manifest.dimension or chunk_vectors.ntotal != records.counts["chunks"] \
+            or manifest.counts.get("chunks") != records.counts["chunks"] \
+            or token_offsets.shape != (sentences + 1,) or int(token_offsets[-1]) != len(token_ids) \
+            or (stored and (sentence_vectors is None or token_vectors is None
+                            or sentence_vectors.shape != (sentences, manifest.dimension)
+                            or token_vectors.shape != (len(token_ids), manifest.dimension))):
         raise _damaged(folder, "does not match its manifest")
-    return Index(manifest, articles, chunks, sentences, sentence_source, chunk_sentences,
-                 chunk_vectors, sentence_vectors, token_vectors, token_ids, token_offsets, version.name)
+    return Index(manifest, records.articles, records.chunks, records.sentences, records.sentence_source,
+                 records.chunk_sentences, source_numbers, chunk_vectors, bm25, token_ids, token_offsets,
+                 sentence_vectors, token_vectors, version.name)
+
+
+def _array(path: Path) -> np.ndarray:
+    """Return the array saved at ``path``, memory-mapped read-only (pages are read when touched)."""
+    return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
 @contextlib.contextmanager
@@ -240,7 +260,11 @@ def _manifest_and_version(folder: Path) -> tuple[Manifest, Path]:
         raise _damaged(folder, f"is damaged ({type(error).__name__})") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         found = raw.get("format") if isinstance(raw, dict) else None
-        raise _damaged(folder, f"has format {found!r}, but this version reads {FORMAT!r}")
+        problem = _damaged(folder, f"has format {found!r}, but this version reads {FORMAT!r}")
+        if found in OLDER_FORMATS:
+            listed = raw.get("sources") if isinstance(raw.get("sources"), list) else []
+            raise OldIndexError(str(problem), [s.get("source") for s in listed if isinstance(s, dict)])
+        raise problem
     try:
         sources = [SourceInfo(**s) for s in raw["sources"]]
         manifest = Manifest(**{**raw, "sources": sources})
@@ -274,7 +298,10 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def _remove_old_versions(folder: Path, keep: str) -> None:
-    """Delete earlier versions and abandoned staging folders (loaded indexes live in memory)."""
+    """Delete earlier versions and abandoned staging folders.
+
+    A process still using a deleted version keeps reading it: its open files and maps stay valid until closed.
+    """
     for path in folder.iterdir():
         if path.is_dir() and path.name != keep and (path.name.startswith(("v-", ".v-"))):
             shutil.rmtree(path, ignore_errors=True)

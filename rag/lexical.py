@@ -1,13 +1,14 @@
 """Lexical scoring: BM25 (bm25s, Snowball stemming, English stop words) over a list of texts.
 
-One ``Bm25`` per list: the retriever keeps one over chunks and one over
-sentences. Scores come back as a dense array over all texts.
+One ``Bm25`` per list of chunk texts, made at build time, saved with the index and
+loaded memory-mapped. Scores come back as a dense array over all texts.
 """
 from __future__ import annotations
 
 import functools
 import logging
 import re
+from pathlib import Path
 
 import bm25s
 import numpy as np
@@ -33,12 +34,29 @@ def terms(text: str) -> tuple[str, ...]:
 class Bm25:
     """BM25 scores of a query against a fixed list of texts."""
 
-    def __init__(self, texts: list[str]) -> None:
-        self.size = len(texts)
-        self.model = bm25s.BM25()
+    def __init__(self, model: bm25s.BM25, size: int) -> None:
+        self.model = model
+        self.size = size
+        self.vocabulary = model.vocab_dict
+
+    @classmethod
+    def index(cls, texts: list[str]) -> Bm25:
+        """Return a new BM25 index over ``texts``."""
+        model = bm25s.BM25()
         tokens = bm25s.tokenize(texts or [""], stopwords="en", stemmer=_STEMMER, show_progress=False)
-        self.model.index(tokens, show_progress=False)
-        self.vocabulary = self.model.vocab_dict
+        model.index(tokens, show_progress=False)
+        return cls(model, len(texts))
+
+    @classmethod
+    def load(cls, folder: Path, size: int) -> Bm25:
+        """Return the index saved in ``folder``, its matrix memory-mapped; ``size`` is the number of texts."""
+        if not (folder / "params.index.json").is_file():
+            raise FileNotFoundError(folder)
+        return cls(bm25s.BM25.load(str(folder), mmap=True, show_progress=False), size)
+
+    def save(self, folder: Path) -> None:
+        """Write the index to ``folder``."""
+        self.model.save(str(folder), show_progress=False)
 
     def scores(self, query: str) -> np.ndarray:
         """Return one BM25 score per text (zeros when no query word is known)."""

@@ -17,7 +17,7 @@ from .answerer import Answer, Policy, compose_answer
 from .articles import BUNDLED_NAME, Article, bundled_article, read_article
 from .build import stale_reason, update_index
 from .embedder import Embedder, export_onnx, model_id
-from .errors import ArticleError, InputError
+from .errors import ArticleError, InputError, OldIndexError
 from .followup import Turn, check_history, condense
 from .index import Index, index_exists, live_version, load_index, read_manifest
 from .queryencoder import FORMAT as ONNX_FORMAT
@@ -48,7 +48,7 @@ def clean_question(question: str, limit: int) -> str:
 def current_articles(index: Index, max_megabytes: int) -> list[Article]:
     """Return the index's articles as they are now: re-read from their files where those still exist."""
     articles = []
-    for info, stored in zip(index.manifest.sources, index.articles):
+    for number, info in enumerate(index.manifest.sources):
         if info.path and Path(info.path).is_file():
             try:
                 articles.append(read_article(Path(info.path), info.source, max_megabytes))
@@ -58,7 +58,7 @@ def current_articles(index: Index, max_megabytes: int) -> list[Article]:
         if info.source == BUNDLED_NAME and info.path is None:
             articles.append(bundled_article())
         else:
-            articles.append(stored)
+            articles.append(index.articles[number])
     return articles
 
 
@@ -66,7 +66,8 @@ def open_index(settings: Settings, model: str, embedder: Callable[[], Embedder],
                build_missing: bool = True) -> Index:
     """Load the index at ``settings.index_dir``, refreshing it if stale.
 
-    A missing index is built from the bundled article when ``build_missing``;
+    A missing index is built from the bundled article when ``build_missing``
+    (and so is one of just that article written by an earlier version);
     otherwise it is an error that says to run ``rag build``. ``embedder`` is
     called only when something must be embedded.
     """
@@ -77,7 +78,14 @@ def open_index(settings: Settings, model: str, embedder: Callable[[], Embedder],
         if say:
             say(f"Building the index of the bundled article in {folder} (first use only)...")
         return update_index([bundled_article()], folder, embedder(), settings, say=say).index
-    index = load_index(folder, model=model)
+    try:
+        index = load_index(folder, model=model)
+    except OldIndexError as error:
+        if not build_missing or error.sources != [BUNDLED_NAME]:
+            raise
+        if say:
+            say(f"Rebuilding the index of the bundled article in {folder} for this version...")
+        return update_index([bundled_article()], folder, embedder(), settings, force=True, say=say).index
     articles = current_articles(index, settings.max_article_mb)
     reason = stale_reason(index, articles, settings, model)
     if reason is None:
@@ -112,7 +120,7 @@ class Assistant:
         self.model_id = model_id(self.settings.model)
         index = open_index(self.settings, self.model_id, self.embedder, say, build_missing)
         self.encoder: Embedder | OnnxEncoder = embedder or self._query_encoder()
-        self._loaded = _Loaded(index, Retriever(index, self.encoder.vocabulary()))
+        self._loaded = _Loaded(index, Retriever(index, self.encoder))
         self._reloading = threading.Lock()
         self._checked = time.monotonic()
 
@@ -139,7 +147,7 @@ class Assistant:
             if version is None or version == self._loaded.index.version:
                 return False
             index = load_index(self.settings.index_dir, model=self.model_id)
-            self._loaded = _Loaded(index, Retriever(index, self.encoder.vocabulary()))
+            self._loaded = _Loaded(index, Retriever(index, self.encoder))
             return True
         finally:
             self._reloading.release()

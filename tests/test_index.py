@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +24,7 @@ STORY = "Ministers met in Rome on Monday. They agreed to share radar data. The t
 def test_round_trip_keeps_everything(bundled_index_dir: Path):
     index = load_index(bundled_index_dir)
     manifest = index.manifest
-    assert manifest.format == "rag-index v1" and manifest.dimension == 384
+    assert manifest.format == "rag-index v2" and manifest.dimension == 384
     assert manifest.model == "sentence-transformers/all-MiniLM-L6-v2"
     assert manifest.chunker["tokenizer"] == "cl100k_base"
     assert manifest.sources[0].sha256 == bundled_article().digest
@@ -32,6 +33,38 @@ def test_round_trip_keeps_everything(bundled_index_dir: Path):
         assert index.article(chunk.source).text[chunk.start:chunk.end] == chunk.text
     assert index.token_offsets[-1] == len(index.token_ids) == len(index.token_vectors)
     assert np.allclose(np.linalg.norm(index.sentence_vectors, axis=1), 1.0, atol=1e-4)
+    assert manifest.sentence_vectors == "stored" and isinstance(index.token_vectors, np.memmap)
+    assert len(index.sentences) == manifest.counts["sentences"] == len(list(index.sentences))
+    assert index.chunks[-1] == list(index.chunks)[-1] == index.chunks[len(index.chunks) - 1]
+    first, stop = index.chunk_sentences[0]
+    assert index.sentence_text(first) in index.chunks[0].text
+    assert any(sentence.mentions for sentence in index.sentences)
+
+
+def test_a_large_build_stores_only_chunk_vectors_and_word_piece_ids(tmp_path: Path, embedder,
+                                                                     bundled_index_dir: Path):
+    settings = Settings(index_dir=tmp_path / "index", query_time_from=5)
+    update_index([bundled_article()], settings.index_dir, embedder, settings)
+    index, stored = load_index(settings.index_dir), load_index(bundled_index_dir)
+    version = settings.index_dir / index.version
+    assert index.manifest.sentence_vectors == "query-time" and stored.manifest.sentence_vectors == "stored"
+    assert index.sentence_vectors is None and index.token_vectors is None
+    assert not (version / "tokens.npy").exists() and (version / "records.sqlite").is_file()
+    assert np.array_equal(index.token_ids, stored.token_ids)
+    assert list(index.chunks) == list(stored.chunks) and list(index.sentences) == list(stored.sentences)
+    assert Settings.from_env({"RAG_QUERY_TIME_FROM": "7"}).query_time_from == 7
+
+
+def test_a_rebuild_that_crosses_into_the_stored_tier_encodes_reused_sentences(tmp_path: Path, embedder):
+    one, two = make_article(STORY, "one.txt"), make_article(STORY.replace("Rome", "Oslo"), "two.txt")
+    folder = tmp_path / "index"
+    update_index([one, two], folder, embedder, Settings(index_dir=folder, query_time_from=0))
+    changed = make_article(STORY.replace("radar", "satellite"), "two.txt")
+    report = update_index([one, changed], folder, embedder, Settings(index_dir=folder))
+    assert report.reused == ["one.txt"] and report.index.manifest.sentence_vectors == "stored"
+    fresh = update_index([one, changed], tmp_path / "fresh", embedder, Settings(index_dir=folder), force=True).index
+    assert np.allclose(report.index.sentence_vectors, fresh.sentence_vectors, atol=1e-5)
+    assert np.allclose(report.index.token_vectors, fresh.token_vectors, atol=1e-3)
 
 
 def test_partial_rebuild_reembeds_only_what_changed(tmp_path: Path, embedder):
@@ -67,6 +100,8 @@ def _copy(source: Path, target: Path) -> Path:
     ("future_format", "format"),
     ("truncated_faiss", "damaged"),
     ("missing_store", "damaged"),
+    ("garbled_store", "damaged"),
+    ("missing_bm25", "damaged"),
     ("no_pointer", "no index"),
 ])
 def test_damaged_indexes_give_one_clear_sentence(tmp_path: Path, bundled_index_dir: Path, damage: str, message: str):
@@ -81,7 +116,11 @@ def test_damaged_indexes_give_one_clear_sentence(tmp_path: Path, bundled_index_d
         data = (version / "chunks.faiss").read_bytes()
         (version / "chunks.faiss").write_bytes(data[: len(data) // 2])
     elif damage == "missing_store":
-        (version / "chunks.json").unlink()
+        (version / "records.sqlite").unlink()
+    elif damage == "garbled_store":
+        (version / "records.sqlite").write_bytes(b"not a database" * 100)
+    elif damage == "missing_bm25":
+        shutil.rmtree(version / "bm25")
     else:
         (folder / "CURRENT").unlink()
     with pytest.raises(BrokenIndexError, match=message) as caught:

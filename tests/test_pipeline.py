@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from rag.articles import make_article
 from rag.build import update_index
@@ -40,3 +43,24 @@ def test_two_builds_at_once_wait_for_each_other_and_leave_one_index(tmp_path: Pa
     assert index.manifest.counts["articles"] == 6 and index.chunk_vectors.ntotal == len(index.chunks)
     versions = [p for p in (tmp_path / "idx").iterdir() if p.is_dir()]
     assert [p.name for p in versions] == [index.version]
+
+
+def test_a_bundled_index_from_an_earlier_version_is_rebuilt_and_others_are_refused(tmp_path, embedder):
+    """The bundled article's index is ours to remake; an index of the user's articles needs their `rag build`."""
+    from rag.errors import BrokenIndexError
+
+    def old_index(folder, sources):
+        version = folder / "v-old"
+        version.mkdir(parents=True)
+        (version / "manifest.json").write_text(json.dumps({"format": "rag-index v1", "sources": [
+            {"source": source, "path": None} for source in sources]}), encoding="utf-8")
+        (folder / "CURRENT").write_text("v-old\n", encoding="utf-8")
+
+    old_index(tmp_path / "bundled", ["paris-coalition-meeting.txt"])
+    said: list[str] = []
+    assistant = Assistant(Settings(index_dir=tmp_path / "bundled"), say=said.append, embedder=embedder)
+    assert "Carter" in assistant.ask("who chaired the Paris meeting?").answer
+    assert any("Rebuilding" in line for line in said)
+    old_index(tmp_path / "mine", ["news/budget.md"])
+    with pytest.raises(BrokenIndexError, match=r"has format 'rag-index v1'.*--force"):
+        Assistant(Settings(index_dir=tmp_path / "mine"), embedder=embedder)

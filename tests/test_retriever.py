@@ -3,8 +3,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rag.articles import bundled_article
+from rag.build import update_index
 from rag.index import load_index
 from rag.matching import TokenMatcher
+from rag.retriever import Retriever, _top
+from rag.settings import Settings
 
 
 @pytest.mark.parametrize("question, needle", [
@@ -33,19 +37,41 @@ def test_passages_carry_citation_data(assistant, bundled_index_dir):
             assert passage.chunk.start < sentence.end and sentence.start < passage.chunk.end
 
 
+@pytest.mark.parametrize("question", [
+    "who chaired the Paris meeting?", "Which aircraft carrier is in the Gulf?", "What is Task Force 50?",
+    "When will they meet again?"])
+def test_sentences_encoded_at_query_time_score_like_stored_ones(tmp_path, embedder, assistant, question: str):
+    settings = Settings(index_dir=tmp_path / "index", query_time_from=1)
+    update_index([bundled_article()], settings.index_dir, embedder, settings)
+    query_time = Retriever(load_index(settings.index_dir), assistant.encoder)
+    assert query_time.index.sentence_vectors is None and assistant.retriever.index.sentence_vectors is not None
+    encoded = assistant.encoder.encode([question])
+    stored = assistant.retriever.retrieve(question, encoded, 8)
+    computed = query_time.retrieve(question, encoded, 8)
+    assert [p.chunk for p in stored] == [p.chunk for p in computed]
+    for a, b in zip(stored, computed):
+        assert [s.number for s in a.sentences] == [s.number for s in b.sentences]
+        assert np.allclose([s.score for s in a.sentences], [s.score for s in b.sentences], atol=5e-3)
+        assert np.allclose([s.dense for s in a.sentences], [s.dense for s in b.sentences], atol=2e-3)
+
+
+@pytest.mark.parametrize("size", [10, 300, 5000])
+def test_top_scores_come_in_argsort_order(size: int):
+    scores = np.random.default_rng(size).integers(0, 7, size).astype(np.float32)  # many ties
+    assert np.array_equal(_top(scores, 50), np.argsort(-scores, kind="stable")[:50])
+
 
 def test_word_rarity_is_counted_within_each_article(assistant):
     """A word piece found only in one article is rarer (weighs more) in the other, where it never occurs."""
     index = assistant.index
-    half = len(index.sentences) // 2
-    owners = (np.arange(len(index.sentences)) >= half).astype(np.int64)
-    matcher = TokenMatcher(index.token_vectors, index.token_ids, index.token_offsets, assistant.encoder.vocabulary(),
-                           owners)
+    count, half = len(index.sentences), len(index.sentences) // 2
+    vocabulary = assistant.encoder.vocabulary()
+    matcher = TokenMatcher(index.token_ids, index.token_offsets, np.array([0, half, count]), vocabulary)
     split = int(index.token_offsets[half])
     only_first = sorted(set(index.token_ids[:split].tolist()) - set(index.token_ids[split:].tolist()))
     piece = np.array(only_first[:1])
     assert len(piece) and matcher.idf(1, piece)[0] > matcher.idf(0, piece)[0]
-    single = TokenMatcher(index.token_vectors, index.token_ids, index.token_offsets, assistant.encoder.vocabulary())
-    assert np.allclose(single.idf(0, piece), np.log((len(index.sentences) + 1) / (
-        len({n for n in range(len(index.sentences)) if piece[0] in index.token_ids[
-            index.token_offsets[n]:index.token_offsets[n + 1]]}) + 0.5)))
+    assert list(matcher.article_of([0, half - 1, half, count - 1])) == [0, 0, 1, 1]
+    single = TokenMatcher(index.token_ids, index.token_offsets, np.array([0, count]), vocabulary)
+    holding = sum(piece[0] in index.token_ids[index.token_offsets[n]:index.token_offsets[n + 1]] for n in range(count))
+    assert np.allclose(single.idf(0, piece), np.log((count + 1) / (holding + 0.5)))

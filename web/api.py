@@ -49,8 +49,10 @@ def ask() -> Response:
 @api.get("/documents/<doc_id>")
 def document(doc_id: str) -> Response:
     """Return an article's full text, so a citation's start/end can be highlighted."""
-    for article in _assistant().index.articles:
-        if article.doc_id == doc_id:
+    index = _assistant().index
+    for info in index.manifest.sources:  # the manifest has every id; only the one article asked for is read
+        if info.doc_id == doc_id:
+            article = index.article(info.source)
             return jsonify({"id": article.doc_id, "source": article.source, "title": article.title,
                             "text": article.text})
     raise NotFound(f"There is no document with id {doc_id[:40]!r}.")

@@ -19,4 +19,4 @@ def embed() -> str:
 
 
 def _sources() -> list[str]:
-    return [article.title for article in current_app.extensions["rag"].index.articles]
+    return [info.title for info in current_app.extensions["rag"].index.manifest.sources]
