@@ -278,12 +278,12 @@ def probe(folder: Path, work: Path) -> dict[str, object]:
     questions = [json.loads(line)["question"] for path in (QUESTIONS, NORMANS.with_name("normans_questions.jsonl"))
                  for line in path.read_text(encoding="utf-8").splitlines()]
     encoded = [encoder.encode([question]) for question in questions]
-    before = _rss_mb([os.getpid()])[0]
+    before = rss_mb([os.getpid()])[0]
     started = time.perf_counter()
     index = load_index(folder)
     retriever = Retriever(index, encoder)
     load = time.perf_counter() - started
-    rss = _rss_mb([os.getpid()])[0] - before
+    rss = rss_mb([os.getpid()])[0] - before
     objects = len(gc.get_objects())
     queries, truth = np.load(work / "queries.npy"), np.load(work / "truth.npy")
     faiss_times, found = [], []
@@ -318,9 +318,6 @@ wrk.body = '{"question": "who chaired the Paris meeting?"}'
 def load_test(work: Path, seconds: int, connection_counts: list[int]) -> list[str]:
     """The Procfile's gunicorn command under wrk: requests/s, latency, errors, worker memory."""
     import re
-    import shutil
-    import socket
-    import urllib.request
 
     if not shutil.which("wrk"):
         return ["## 5. Load", "", "Skipped: `wrk` is not installed (`apt-get install -y wrk`).", ""]

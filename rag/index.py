@@ -15,7 +15,6 @@ so loading costs about the FAISS file and one SQLite open.
 from __future__ import annotations
 
 import contextlib
-import functools
 import fcntl
 import json
 import os
