@@ -125,6 +125,7 @@ def build_throughput(work: Path, copies: int) -> list[str]:
     embedder.model.encode(chunks + sentences, batch_size=64)
     bare_all = time.perf_counter() - started
     stored, query_time = timed["stored"], timed["query-time"]
+    shares = _build_profile(articles, embedder)
     return [
         "## 3. Build throughput",
         "",
@@ -147,7 +148,40 @@ def build_throughput(work: Path, copies: int) -> list[str]:
         f"What the large tier adds to the bare encode ({query_time - bare:.1f} s) is mostly spaCy's sentence split "
         "and entity tagging.",
         "",
+        "Where a large-tier build's time goes (cProfile of one more build, cumulative time of each stage as a "
+        "share of the whole):",
+        "",
+        "| stage | share |",
+        "| --- | --- |",
+        *[f"| {stage} | {share:.0%} |" for stage, share in shares],
+        "",
     ]
+
+
+def _build_profile(articles: list, embedder: object) -> list[tuple[str, float]]:
+    """Profile one large-tier build; return the share of its time in each stage."""
+    import cProfile
+    import pstats
+
+    from rag.build import build_index
+    from rag.settings import Settings
+
+    profiler = cProfile.Profile()
+    profiler.runcall(build_index, articles, embedder, Settings(query_time_from=0))
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    total = max(entry[3] for entry in stats.values())
+    stages = {("sentences.py", "split_sentences"): "spaCy: sentences and entity mentions (`split_sentences`)",
+              ("embedder.py", "embed"): "model: embedding the chunks (`Embedder.embed`)",
+              ("chunker.py", "chunk_article"): "chunking with tiktoken (`chunk_article`)",
+              ("embedder.py", "word_pieces"): "word-piece ids of the sentences (`Embedder.word_pieces`)",
+              ("index.py", "vector_index"): "FAISS index (`vector_index`)",
+              ("lexical.py", "index"): "BM25 index (`Bm25.index`)"}
+    shares = []
+    for (module, name), label in stages.items():
+        seconds = sum(entry[3] for (path, _, function), entry in stats.items()
+                      if function == name and path.endswith(f"rag/{module}"))
+        shares.append((label, seconds / total))
+    return shares + [("everything else", max(0.0, 1 - sum(share for _, share in shares)))]
 
 
 NORMANS = ROOT / "tests" / "data" / "normans.txt"
@@ -190,9 +224,10 @@ def index_scale(work: Path, tiers: list[int]) -> list[str]:
             f"Each tier is a whole index saved by `save_index` and loaded by `load_index` (records in SQLite, "
             f"vectors and BM25 memory-mapped). Records: the bundled article and the Normans article "
             f"({len(base_chunks)} real chunks, {len(base.sentences)} sentences with their entity mentions and word "
-            "pieces), copied with varied digits as new articles. Chunk vectors: the {len(real)} real embeddings of "
+            f"pieces), copied with varied digits as new articles. Chunk vectors: the {len(real)} real embeddings of "
             "those chunks, sentences and the development questions in turn, each plus Gaussian noise (sigma "
-            "0.02 per dimension), normalized; 200 queries made the same way for recall@10 against exact search. FAISS kind by size (`flat` below {Settings().hnsw_from:,} chunks, "
+            "0.02 per dimension), normalized; 200 queries made the same way for recall@10 against exact search. "
+            f"FAISS kind by size (`flat` below {Settings().hnsw_from:,} chunks, "
             "`hnsw32` from there); sentence vectors at query time (these sizes are above `RAG_QUERY_TIME_FROM` "
             "or near it). Queried in a new process: FAISS alone; *passages* = dense + BM25 fusion with the 8 best "
             f"chunks' records and articles fetched ({len(questions)} real development questions); *retrieve* = "
