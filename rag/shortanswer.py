@@ -37,8 +37,9 @@ def pick_short_answer(question: str, text: str, start: int, end: int, mentions: 
     labels, preferred = accepted_labels(question), expected_labels(question)
     if not labels and asks_for_words(question):
         return quotation(text, start, end)
-    if not labels and asks_how_or_why(question):
-        return _clause(_CLAUSES[asks_how_or_why(question)], question, text, start, end)
+    manner_or_reason = None if labels else asks_how_or_why(question)
+    if manner_or_reason:
+        return _clause(_CLAUSES[manner_or_reason], question, text, start, end)
     if not labels and asks_for_a_thing(question):  # "what", not "who": anything but a person
         labels = preferred = tuple(label for label in NAMES if label != "PERSON") + ("NP",)
     if not labels:
