@@ -205,11 +205,9 @@ def update_index(articles: list[Article], folder: Path, embedder: Embedder, sett
 def _reuse(previous: Index, source: str) -> _Part:
     """Return what ``previous`` holds for ``source``, vectors included (articles are stored in order)."""
     number = previous.source_numbers[source]
-    sources = previous.manifest.sources
-    chunk_at = sum(info.chunks for info in sources[:number])
-    sentence_at = sum(info.sentences for info in sources[:number])
-    chunk_ids = range(chunk_at, chunk_at + sources[number].chunks)
-    sentence_ids = range(sentence_at, sentence_at + sources[number].sentences)
+    chunk_ids = range(int(previous.chunk_starts[number]), int(previous.chunk_starts[number + 1]))
+    sentence_ids = range(int(previous.sentence_starts[number]), int(previous.sentence_starts[number + 1]))
+    chunk_at, sentence_at = chunk_ids.start, sentence_ids.start
     dimension = previous.manifest.dimension
     chunk_vectors = np.vstack([previous.chunk_vectors.reconstruct(n) for n in chunk_ids] + [np.zeros((0, dimension))])
     offsets = previous.token_offsets

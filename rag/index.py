@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -105,6 +106,16 @@ class Index:
         """Return the text of sentence ``number``."""
         sentence = self.sentences[number]
         return self.articles[self.sentence_source[number]].text[sentence.start:sentence.end]
+
+    @functools.cached_property
+    def chunk_starts(self) -> np.ndarray:
+        """Article ``a`` holds chunks ``chunk_starts[a]:chunk_starts[a + 1]`` (articles are stored in order)."""
+        return np.cumsum([0] + [info.chunks for info in self.manifest.sources], dtype=np.int64)
+
+    @functools.cached_property
+    def sentence_starts(self) -> np.ndarray:
+        """Article ``a`` holds sentences ``sentence_starts[a]:sentence_starts[a + 1]``."""
+        return np.cumsum([0] + [info.sentences for info in self.manifest.sources], dtype=np.int64)
 
 
 STORED, QUERY_TIME = "stored", "query-time"

@@ -81,8 +81,7 @@ class Retriever:
         self.encoder = encoder
         self.weights = weights
         self.bm25 = index.bm25
-        article_starts = np.cumsum([0] + [info.sentences for info in index.manifest.sources], dtype=np.int64)
-        self.matcher = TokenMatcher(index.token_ids, index.token_offsets, article_starts, encoder.vocabulary())
+        self.matcher = TokenMatcher(index.token_ids, index.token_offsets, index.sentence_starts, encoder.vocabulary())
         lengths = np.maximum(np.diff(index.token_offsets), 1).astype(np.float32)
         self.length_bias = np.log(lengths / lengths.mean()) if len(lengths) else lengths
 
