@@ -22,6 +22,8 @@ from .followup import Turn, check_history, condense
 from .index import Index, index_exists, live_version, load_index, read_manifest
 from .queryencoder import FORMAT as ONNX_FORMAT
 from .queryencoder import OnnxEncoder, export_folder, load_onnx_encoder
+from .reader import Reader, shared_reader
+from .reading import Findings, Plan, read_passages
 from .retriever import Retriever
 from .settings import Settings
 
@@ -111,15 +113,18 @@ class Assistant:
     """
 
     def __init__(self, settings: Settings | None = None, say: Say | None = None,
-                 build_missing: bool = True, policy: Policy = Policy(), embedder: Embedder | None = None) -> None:
+                 build_missing: bool = True, policy: Policy = Policy(), embedder: Embedder | None = None,
+                 reader: Reader | None = None, plan: Plan = Plan()) -> None:
         self.settings = settings or Settings.from_env()
         self.policy = policy
+        self.plan = plan
         if not build_missing:
             read_manifest(self.settings.index_dir)  # fail before any slow load
         self._embedder = embedder
         self.model_id = model_id(self.settings.model)
         index = open_index(self.settings, self.model_id, self.embedder, say, build_missing)
         self.encoder: Embedder | OnnxEncoder = embedder or self._query_encoder()
+        self.reader = reader or shared_reader("", self.settings.threads)
         self._loaded = _Loaded(index, Retriever(index, self.encoder))
         self._reloading = threading.Lock()
         self._checked = time.monotonic()
@@ -166,25 +171,44 @@ class Assistant:
         return encoder or self.embedder()
 
     def ask(self, question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
-        """Answer ``question`` from the index, citing the sentences it quotes; ``history`` helps follow-ups."""
+        """Answer ``question`` from the index, citing the sentences it quotes; ``history`` helps follow-ups.
+
+        A question that leans on the conversation ("When will they be deployed?") is read twice, alone and
+        with the previous question folded in; the reading that finds the clearer answer wins.
+        """
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
         check_history(history)
-        query = condense(question, history)
         k = self.settings.k if k is None else k
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 50:
             raise InputError("k must be a whole number between 1 and 50.")
         loaded = self._loaded  # one consistent index + retriever for this question
-        encoded = self.encoder.encode([query])
-        embedded = time.perf_counter()
-        passages = loaded.retriever.retrieve(query, encoded, max(k, PASSAGES), question=question)
-        retrieved = time.perf_counter()
-        answer = compose_answer(question, passages, loaded.index, k, self.policy)
-        done = time.perf_counter()
-        timings = {"embed": (embedded - started) * 1000, "retrieve": (retrieved - embedded) * 1000,
-                   "answer": (done - retrieved) * 1000, "total": (done - started) * 1000}
+        queries = [question] + [q for q in [condense(question, history)] if q != question]
+        timings = {"embed": 0.0, "retrieve": 0.0, "read": 0.0}
+        best: Findings | None = None
+        for query in queries:
+            findings = self._find(query, max(k, PASSAGES), loaded, timings)
+            if best is None or findings.margin > best.margin:
+                best = findings
+        assert best is not None
+        answer = compose_answer(question, best, loaded.index, k, self.policy)
+        timings["total"] = (time.perf_counter() - started) * 1000
         return Answer(answer.question, answer.answer, answer.short_answer, answer.found, answer.citations,
                       {name: round(value, 2) for name, value in timings.items()})
+
+    def _find(self, query: str, depth: int, loaded: _Loaded, timings: dict[str, float]) -> Findings:
+        """Retrieve passages for ``query`` and read them; add the time each stage took to ``timings``."""
+        started = time.perf_counter()
+        encoded = self.encoder.encode([query])
+        embedded = time.perf_counter()
+        passages = loaded.retriever.retrieve(query, encoded, depth)
+        retrieved = time.perf_counter()
+        findings = read_passages(self.reader, query, passages, loaded.index, self.plan)
+        done = time.perf_counter()
+        timings["embed"] += (embedded - started) * 1000
+        timings["retrieve"] += (retrieved - embedded) * 1000
+        timings["read"] += (done - retrieved) * 1000
+        return findings
 
 
 _default: Assistant | None = None

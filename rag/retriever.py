@@ -44,6 +44,7 @@ class Passage:
     """A retrieved chunk with its fused score, rank (1 = best) and scored sentences."""
 
     chunk: Chunk
+    number: int
     title: str
     doc_id: str
     rank: int
@@ -109,7 +110,7 @@ class Retriever:
             sentences = self._score_sentences(number, encoded, dense[number], share, labels, asked, vectors)
             article = self.index.article(chunk.source)
             title, doc_id = article.title, article.doc_id
-            passages.append(Passage(chunk, title, doc_id, rank, fused[number], dense[number],
+            passages.append(Passage(chunk, number, title, doc_id, rank, fused[number], dense[number],
                                     float(lexical[number]), sentences))
         return passages
 
