@@ -1,12 +1,10 @@
 """Build: turn articles into an Index, re-embedding only the articles that changed.
 
 An article is reused from the previous index when its text hash, the model
-and the chunker settings are all unchanged. Below ``Settings.query_time_from``
-chunks a build also embeds every sentence (stored sentence and word-piece
-vectors); from there on it embeds only chunks and records the sentences'
-word-piece ids, and the retriever encodes sentences at query time.
-``update_index`` adds the lock, the staleness check and the atomic save
-around ``build_index``.
+and the chunker settings are all unchanged. A build splits sentences, packs
+them into chunks and embeds the chunks; nothing is embedded per sentence (the
+reader reads the sentences at query time). ``update_index`` adds the lock, the
+staleness check and the atomic save around ``build_index``.
 """
 from __future__ import annotations
 
@@ -24,8 +22,7 @@ from .articles import Article
 from .chunker import Chunk, chunk_article
 from .embedder import Embedder
 from .errors import BrokenIndexError
-from .index import (QUERY_TIME, STORED, Index, Manifest, SourceInfo, build_lock, index_exists, load_index,
-                    save_index, vector_index)
+from .index import Index, Manifest, SourceInfo, build_lock, index_exists, load_index, save_index, vector_index
 from .lexical import Bm25
 from .sentences import Sentence, split_sentences
 from .settings import Settings
@@ -48,7 +45,7 @@ class BuildReport:
 def chunker_settings(settings: Settings) -> dict[str, object]:
     """Return the settings that decide the chunks, as recorded in the manifest."""
     return {"tokenizer": ENCODING, "max_tokens": settings.chunk_tokens, "overlap": settings.chunk_overlap,
-            "sentences": "spacy en_core_web_sm"}
+            "sentences": "spacy en_core_web_sm senter"}
 
 
 def stale_reason(index: Index, articles: list[Article], settings: Settings, model: str) -> str | None:
@@ -67,14 +64,11 @@ def stale_reason(index: Index, articles: list[Article], settings: Settings, mode
 
 @dataclass
 class _Part:
-    """What one article contributes to an index; sentence and word-piece vectors only when stored."""
+    """What one article contributes to an index."""
 
     chunks: list[Chunk]
     sentences: list[Sentence]
     chunk_vectors: np.ndarray
-    token_ids: list[np.ndarray]
-    sentence_vectors: np.ndarray | None = None
-    token_vectors: list[np.ndarray] | None = None
 
 
 def build_index(articles: list[Article], embedder: Embedder, settings: Settings,
@@ -97,51 +91,17 @@ def build_index(articles: list[Article], embedder: Embedder, settings: Settings,
             fresh.append((number, chunks, sentences))
             parts.append(None)
             embedded.append(article.source)
-    total = sum(len(part.chunks) for part in parts if part) + sum(len(chunks) for _, chunks, _ in fresh)
-    stored = total < settings.query_time_from
-    for number, part in _embed_together(articles, fresh, embedder, stored, progress):
-        parts[number] = part
-    if stored:
-        _add_sentence_vectors(articles, parts, embedder, progress)
-    index = _assemble(articles, [part for part in parts if part is not None], embedder, settings, stored)
+    vectors = embedder.embed([chunk.text for _, chunks, _ in fresh for chunk in chunks], progress=progress)
+    at = 0
+    for number, chunks, sentences in fresh:
+        parts[number] = _Part(chunks, sentences, vectors[at:at + len(chunks)])
+        at += len(chunks)
+    index = _assemble(articles, [part for part in parts if part is not None], embedder, settings)
     removed = sorted(set(old) - {a.source for a in articles})
     return BuildReport(index, embedded, reused, removed, time.perf_counter() - started)
 
 
-def _embed_together(articles: list[Article], fresh: list[tuple[int, list[Chunk], list[Sentence]]],
-                    embedder: Embedder, stored: bool, progress: bool) -> list[tuple[int, _Part]]:
-    """Embed the chunks (and, when ``stored``, the sentences) of all new articles in large batches."""
-    chunk_texts = [chunk.text for _, chunks, _ in fresh for chunk in chunks]
-    sentence_texts = [articles[n].text[s.start:s.end] for n, _, sentences in fresh for s in sentences]
-    chunk_vectors = embedder.embed(chunk_texts, progress=progress)
-    encoded = embedder.encode(sentence_texts, progress=progress) if stored else None
-    token_ids = encoded.token_ids if encoded else embedder.word_pieces(sentence_texts)
-    result, chunk_at, sentence_at = [], 0, 0
-    for number, chunks, sentences in fresh:
-        c, s = slice(chunk_at, chunk_at + len(chunks)), slice(sentence_at, sentence_at + len(sentences))
-        part = _Part(chunks, sentences, chunk_vectors[c], token_ids[s])
-        if encoded:
-            part.sentence_vectors, part.token_vectors = encoded.vectors[s], encoded.token_vectors[s]
-        result.append((number, part))
-        chunk_at, sentence_at = c.stop, s.stop
-    return result
-
-
-def _add_sentence_vectors(articles: list[Article], parts: list[_Part | None], embedder: Embedder,
-                          progress: bool) -> None:
-    """Encode the sentences of reused parts that come from an index without stored sentence vectors."""
-    missing = [(article, part) for article, part in zip(articles, parts) if part and part.token_vectors is None]
-    encoded = embedder.encode([a.text[s.start:s.end] for a, part in missing for s in part.sentences], progress)
-    at = 0
-    for _, part in missing:
-        s = slice(at, at + len(part.sentences))
-        part.sentence_vectors, part.token_vectors, part.token_ids = \
-            encoded.vectors[s], encoded.token_vectors[s], encoded.token_ids[s]
-        at = s.stop
-
-
-def _assemble(articles: list[Article], parts: list[_Part], embedder: Embedder, settings: Settings,
-              stored: bool) -> Index:
+def _assemble(articles: list[Article], parts: list[_Part], embedder: Embedder, settings: Settings) -> Index:
     """Concatenate the parts into one Index, numbering sentences across articles."""
     dimension = embedder.dimension
     chunks: list[Chunk] = []
@@ -164,26 +124,15 @@ def _assemble(articles: list[Article], parts: list[_Part], embedder: Embedder, s
         infos.append(SourceInfo(article.source, article.title, article.doc_id, article.digest, path,
                                 len(part.chunks), len(part.sentences)))
     empty = np.zeros((0, dimension), np.float32)
-    token_ids = [ids for part in parts for ids in part.token_ids]
-    offsets = np.concatenate([[0], np.cumsum([len(ids) for ids in token_ids], dtype=np.int64)]).astype(np.int64)
-    flat_ids = np.concatenate(token_ids + [np.zeros(0, np.int32)]).astype(np.int32)
     chunk_index, kind = vector_index(np.vstack([p.chunk_vectors for p in parts] + [empty]), dimension,
                                      settings.hnsw_from)
     manifest = Manifest(
         model=embedder.model_id, dimension=dimension, chunker=chunker_settings(settings), sources=infos,
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        counts={"articles": len(articles), "chunks": len(chunks), "sentences": len(sentences),
-                "word_pieces": len(flat_ids)}, vectors=kind, sentence_vectors=STORED if stored else QUERY_TIME)
-    index = Index(
-        manifest, list(articles), chunks, sentences, sentence_source, chunk_sentences,
-        {article.source: n for n, article in enumerate(articles)}, chunk_index,
-        Bm25.index([chunk.text for chunk in chunks]), flat_ids, offsets)
-    if stored:
-        index.sentence_vectors = np.ascontiguousarray(
-            np.vstack([p.sentence_vectors for p in parts if p.sentence_vectors is not None] + [empty]), np.float32)
-        index.token_vectors = np.vstack(
-            [rows for p in parts for rows in (p.token_vectors or [])] + [empty]).astype(np.float16)
-    return index
+        counts={"articles": len(articles), "chunks": len(chunks), "sentences": len(sentences)}, vectors=kind)
+    return Index(manifest, list(articles), chunks, sentences, sentence_source, chunk_sentences,
+                 {article.source: n for n, article in enumerate(articles)}, chunk_index,
+                 Bm25.index([chunk.text for chunk in chunks]))
 
 
 def update_index(articles: list[Article], folder: Path, embedder: Embedder, settings: Settings,
@@ -205,17 +154,10 @@ def update_index(articles: list[Article], folder: Path, embedder: Embedder, sett
 def _reuse(previous: Index, source: str) -> _Part:
     """Return what ``previous`` holds for ``source``, vectors included (articles are stored in order)."""
     number = previous.source_numbers[source]
-    chunk_ids = range(int(previous.chunk_starts[number]), int(previous.chunk_starts[number + 1]))
-    sentence_ids = range(int(previous.sentence_starts[number]), int(previous.sentence_starts[number + 1]))
-    chunk_at, sentence_at = chunk_ids.start, sentence_ids.start
+    first, stop = int(previous.chunk_starts[number]), int(previous.chunk_starts[number + 1])
+    sentence_first, sentence_stop = int(previous.sentence_starts[number]), int(previous.sentence_starts[number + 1])
     dimension = previous.manifest.dimension
-    chunk_vectors = np.vstack([previous.chunk_vectors.reconstruct(n) for n in chunk_ids] + [np.zeros((0, dimension))])
-    offsets = previous.token_offsets
-    part = _Part(list(previous.chunks[chunk_at:chunk_ids.stop]),
-                 list(previous.sentences[sentence_at:sentence_ids.stop]), chunk_vectors.astype(np.float32),
-                 [np.array(previous.token_ids[offsets[n]:offsets[n + 1]]) for n in sentence_ids])
-    if previous.sentence_vectors is not None and previous.token_vectors is not None:
-        part.sentence_vectors = np.array(previous.sentence_vectors[sentence_at:sentence_ids.stop], np.float32)
-        part.token_vectors = [np.array(previous.token_vectors[offsets[n]:offsets[n + 1]], np.float32)
-                              for n in sentence_ids]
-    return part
+    vectors = np.vstack([previous.chunk_vectors.reconstruct(n) for n in range(first, stop)]
+                        + [np.zeros((0, dimension))])
+    return _Part(list(previous.chunks[first:stop]), list(previous.sentences[sentence_first:sentence_stop]),
+                 vectors.astype(np.float32))

@@ -114,8 +114,7 @@ def _run_info(args: argparse.Namespace) -> int:
         return 0
     print(f"Index:    {settings.index_dir}")
     print(f"Built:    {manifest.built_at}")
-    print(f"Model:    {manifest.model} ({manifest.dimension} dimensions, {manifest.vectors} FAISS index, "
-          f"sentence vectors {manifest.sentence_vectors})")
+    print(f"Model:    {manifest.model} ({manifest.dimension} dimensions, {manifest.vectors} FAISS index)")
     print(f"Chunker:  {', '.join(f'{k}={v}' for k, v in manifest.chunker.items())}")
     print(f"Contents: {', '.join(f'{v} {k}' for k, v in manifest.counts.items())}")
     for info in manifest.sources:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,15 +31,6 @@ def model_id(name: str) -> str:
 def prepare(text: str) -> str:
     """Fold compatibility characters (non-breaking spaces, ligatures) before the model sees them."""
     return unicodedata.normalize("NFKC", text)
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """Sentence vectors plus, per text, its word-piece vectors and ids (without [CLS]/[SEP])."""
-
-    vectors: np.ndarray
-    token_vectors: list[np.ndarray]
-    token_ids: list[np.ndarray]
 
 
 class Embedder:
@@ -84,37 +74,6 @@ class Embedder:
             show_progress_bar=progress and len(texts) >= PROGRESS_FROM,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
-
-    def encode(self, texts: list[str], progress: bool = False) -> Encoded:
-        """Return sentence vectors and normalized word-piece vectors from one forward pass."""
-        if not texts:
-            return Encoded(np.zeros((0, self.dimension), dtype=np.float32), [], [])
-        outputs = self.model.encode([prepare(text) for text in texts], batch_size=64, output_value=None,
-                                    show_progress_bar=progress and len(texts) >= PROGRESS_FROM)
-        vectors, token_vectors, token_ids = [], [], []
-        for output in outputs:
-            length = int(output["attention_mask"].sum())
-            tokens = output["token_embeddings"][1:length - 1].float().numpy()
-            norms = np.linalg.norm(tokens, axis=1, keepdims=True)
-            token_vectors.append((tokens / np.maximum(norms, 1e-12)).astype(np.float32))
-            token_ids.append(output["input_ids"][1:length - 1].numpy().astype(np.int32))
-            vectors.append(output["sentence_embedding"].float().numpy())
-        matrix = np.vstack(vectors).astype(np.float32)
-        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-        return Encoded(matrix, token_vectors, token_ids)
-
-    def word_pieces(self, texts: list[str]) -> list[np.ndarray]:
-        """Return the word-piece ids ``encode`` would give each text (no [CLS]/[SEP]), without running the model."""
-        if not texts:
-            return []
-        batch = self.model.tokenizer([prepare(text) for text in texts], add_special_tokens=True, truncation=True,
-                                     max_length=self.max_length)["input_ids"]
-        return [np.asarray(ids[1:-1], dtype=np.int32) for ids in batch]
-
-    def vocabulary(self) -> list[str]:
-        """Return the model's word pieces, indexed by id."""
-        tokenizer = self.model.tokenizer
-        return list(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer)))))
 
     def fits(self, text: str) -> bool:
         """Return whether the model reads all of ``text`` (special tokens included)."""

@@ -17,9 +17,9 @@ from .answerer import Answer, Policy, compose_answer
 from .articles import BUNDLED_NAME, Article, bundled_article, read_article
 from .build import stale_reason, update_index
 from .embedder import Embedder, export_onnx, model_id
-from .errors import ArticleError, InputError, OldIndexError
+from .errors import ArticleError, BrokenIndexError, InputError, OldIndexError
 from .followup import Turn, check_history, condense
-from .index import Index, index_exists, live_version, load_index, read_manifest
+from .index import Index, index_exists, live_version, load_index, old_articles, read_manifest
 from .queryencoder import FORMAT as ONNX_FORMAT
 from .queryencoder import OnnxEncoder, export_folder, load_onnx_encoder
 from .reader import Reader, shared_reader
@@ -49,19 +49,25 @@ def clean_question(question: str, limit: int) -> str:
 
 def current_articles(index: Index, max_megabytes: int) -> list[Article]:
     """Return the index's articles as they are now: re-read from their files where those still exist."""
-    articles = []
-    for number, info in enumerate(index.manifest.sources):
-        if info.path and Path(info.path).is_file():
+    return _fresh(list(index.articles), max_megabytes, [info.path for info in index.manifest.sources])
+
+
+def _fresh(articles: list[Article], max_megabytes: int, paths: Sequence[str | None] | None = None) -> list[Article]:
+    """Return ``articles`` re-read from their files where those still exist (the bundled one from the package)."""
+    result = []
+    for number, article in enumerate(articles):
+        path = paths[number] if paths is not None else article.source
+        if path and Path(path).is_file():
             try:
-                articles.append(read_article(Path(info.path), info.source, max_megabytes))
+                result.append(read_article(Path(path), article.source, max_megabytes))
                 continue
             except ArticleError:
                 pass
-        if info.source == BUNDLED_NAME and info.path is None:
-            articles.append(bundled_article())
+        if article.source == BUNDLED_NAME and (paths is None or path is None):
+            result.append(bundled_article())
         else:
-            articles.append(index.articles[number])
-    return articles
+            result.append(article)
+    return result
 
 
 def open_index(settings: Settings, model: str, embedder: Callable[[], Embedder], say: Say | None = None,
@@ -69,7 +75,7 @@ def open_index(settings: Settings, model: str, embedder: Callable[[], Embedder],
     """Load the index at ``settings.index_dir``, refreshing it if stale.
 
     A missing index is built from the bundled article when ``build_missing``
-    (and so is one of just that article written by an earlier version);
+    (an index of an earlier format is rebuilt from its articles);
     otherwise it is an error that says to run ``rag build``. ``embedder`` is
     called only when something must be embedded.
     """
@@ -83,11 +89,17 @@ def open_index(settings: Settings, model: str, embedder: Callable[[], Embedder],
     try:
         index = load_index(folder, model=model)
     except OldIndexError as error:
-        if not build_missing or error.sources != [BUNDLED_NAME]:
+        if not build_missing:
             raise
+        try:
+            articles = _fresh(old_articles(folder), settings.max_article_mb)
+        except BrokenIndexError:
+            if error.sources != [BUNDLED_NAME]:
+                raise error from None
+            articles = [bundled_article()]
         if say:
-            say(f"Rebuilding the index of the bundled article in {folder} for this version...")
-        return update_index([bundled_article()], folder, embedder(), settings, force=True, say=say).index
+            say(f"Rebuilding the index in {folder} for this version ({len(articles)} article(s))...")
+        return update_index(articles, folder, embedder(), settings, force=True, say=say).index
     articles = current_articles(index, settings.max_article_mb)
     reason = stale_reason(index, articles, settings, model)
     if reason is None:
@@ -125,7 +137,7 @@ class Assistant:
         index = open_index(self.settings, self.model_id, self.embedder, say, build_missing)
         self.encoder: Embedder | OnnxEncoder = embedder or self._query_encoder()
         self.reader = reader or shared_reader("", self.settings.threads)
-        self._loaded = _Loaded(index, Retriever(index, self.encoder))
+        self._loaded = _Loaded(index, Retriever(index))
         self._reloading = threading.Lock()
         self._checked = time.monotonic()
 
@@ -152,7 +164,7 @@ class Assistant:
             if version is None or version == self._loaded.index.version:
                 return False
             index = load_index(self.settings.index_dir, model=self.model_id)
-            self._loaded = _Loaded(index, Retriever(index, self.encoder))
+            self._loaded = _Loaded(index, Retriever(index))
             return True
         finally:
             self._reloading.release()
@@ -199,9 +211,9 @@ class Assistant:
     def _find(self, query: str, depth: int, loaded: _Loaded, timings: dict[str, float]) -> Findings:
         """Retrieve passages for ``query`` and read them; add the time each stage took to ``timings``."""
         started = time.perf_counter()
-        encoded = self.encoder.encode([query])
+        vector = self.encoder.embed([query])[0]
         embedded = time.perf_counter()
-        passages = loaded.retriever.retrieve(query, encoded, depth)
+        passages = loaded.retriever.retrieve(query, vector, depth)
         retrieved = time.perf_counter()
         findings = read_passages(self.reader, query, passages, loaded.index, self.plan)
         done = time.perf_counter()

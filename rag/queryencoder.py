@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .embedder import Encoded, prepare
+from .embedder import prepare
 
 FORMAT = "rag-onnx v1"
 BATCH = 8
@@ -60,45 +60,27 @@ class OnnxEncoder:
         self.session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options,
                                                     providers=["CPUExecutionProvider"])
 
-    def encode(self, texts: list[str], progress: bool = False) -> Encoded:
-        """Return mean-pooled, normalized vectors and normalized word-piece vectors, as the Embedder does.
+    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """Return one mean-pooled, L2-normalized float32 row per text, as the Embedder does.
 
         Many texts are run in batches of similar length, so little time goes to padding.
         """
         if len(texts) <= BATCH:
-            return self._encode(texts)
+            return self._embed(texts)
         order = sorted(range(len(texts)), key=lambda n: len(texts[n]))
-        parts = [self._encode([texts[n] for n in order[at:at + BATCH]]) for at in range(0, len(order), BATCH)]
-        place = np.argsort(order)
-        token_vectors = [rows for part in parts for rows in part.token_vectors]
-        token_ids = [ids for part in parts for ids in part.token_ids]
-        return Encoded(np.vstack([part.vectors for part in parts])[place], [token_vectors[n] for n in place],
-                       [token_ids[n] for n in place])
+        parts = [self._embed([texts[n] for n in order[at:at + BATCH]]) for at in range(0, len(order), BATCH)]
+        return np.vstack(parts)[np.argsort(order)]
 
-    def _encode(self, texts: list[str]) -> Encoded:
+    def _embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
-            return Encoded(np.zeros((0, self.dimension), dtype=np.float32), [], [])
+            return np.zeros((0, self.dimension), dtype=np.float32)
         batch = self.tokenizer.encode_batch([prepare(text) for text in texts])
         ids = np.array([item.ids for item in batch], dtype=np.int64)
         mask = np.array([item.attention_mask for item in batch], dtype=np.int64)
         hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
                                          "token_type_ids": np.zeros_like(ids)})[0].astype(np.float32)
         pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-        vectors = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        token_vectors, token_ids = [], []
-        for row, length in zip(range(len(texts)), mask.sum(axis=1)):
-            tokens = hidden[row, 1:int(length) - 1]
-            token_vectors.append(tokens / np.maximum(np.linalg.norm(tokens, axis=1, keepdims=True), 1e-12))
-            token_ids.append(ids[row, 1:int(length) - 1].astype(np.int32))
-        return Encoded(vectors.astype(np.float32), token_vectors, token_ids)
-
-    def vocabulary(self) -> list[str]:
-        """Return the word pieces, indexed by id."""
-        pieces = self.tokenizer.get_vocab(with_added_tokens=True)
-        vocabulary = [""] * (max(pieces.values()) + 1)
-        for piece, number in pieces.items():
-            vocabulary[number] = piece
-        return vocabulary
+        return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
 def load_onnx_encoder(model_id: str, threads: int = 0) -> OnnxEncoder | None:

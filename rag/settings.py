@@ -30,7 +30,6 @@ class Settings:
     threads: int = 0
     hnsw_from: int = 50_000
     max_article_mb: int = MAX_MEGABYTES
-    query_time_from: int = 20_000  # chunks; from here sentence vectors are computed per query, not stored
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -43,8 +42,7 @@ class Settings:
             values["model"] = env["RAG_EMBED_MODEL"]
         for field, name in (("k", "RAG_K"), ("chunk_tokens", "RAG_CHUNK_TOKENS"),
                             ("chunk_overlap", "RAG_CHUNK_OVERLAP"), ("threads", "RAG_THREADS"),
-                            ("hnsw_from", "RAG_HNSW_FROM"), ("max_article_mb", "RAG_MAX_ARTICLE_MB"),
-                            ("query_time_from", "RAG_QUERY_TIME_FROM")):
+                            ("hnsw_from", "RAG_HNSW_FROM"), ("max_article_mb", "RAG_MAX_ARTICLE_MB")):
             if env.get(name):
                 values[field] = _parse_int(name, env[name])
         return cls(**values).checked()
@@ -59,8 +57,6 @@ class Settings:
             raise InputError(f"RAG_HNSW_FROM must be at least 1, not {self.hnsw_from}.")
         if not 1 <= self.max_article_mb <= 1024:
             raise InputError(f"RAG_MAX_ARTICLE_MB must be between 1 and 1024, not {self.max_article_mb}.")
-        if self.query_time_from < 0:
-            raise InputError(f"RAG_QUERY_TIME_FROM must be at least 0, not {self.query_time_from}.")
         if not 0 <= self.threads <= 256:
             raise InputError(f"The thread count must be between 0 (automatic) and 256, not {self.threads}.")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2 + 1:

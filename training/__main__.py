@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA, help="folder with train.jsonl and dev.json")
     parser.add_argument("--run", type=Path, default=HERE / "runs" / "reader", help="run folder")
     parser.add_argument("--out", type=Path, default=SHIPPED, help="where export writes the shipped model")
+    parser.add_argument("--cache", type=Path, default=HERE / "cache", help="where prepared data is kept")
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--windows-per-batch", type=int, default=32)
@@ -70,7 +71,7 @@ def _cache(args: argparse.Namespace) -> Path:
     train = args.data / "train.jsonl"
     key = hashlib.sha256(f"{train.stat().st_size}-{args.distractors}-{args.dropped_share}-{args.seed}-"
                          f"{args.limit}".encode()).hexdigest()[:12]
-    return HERE / "cache" / f"data-{key}.pkl"
+    return args.cache / f"data-{key}.pkl"
 
 
 def prepare(args: argparse.Namespace) -> tuple[list, tuple]:  # type: ignore[type-arg]
