@@ -185,8 +185,9 @@ class Assistant:
     def ask(self, question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
         """Answer ``question`` from the index, citing the sentences it quotes; ``history`` helps follow-ups.
 
-        A question that leans on the conversation ("When will they be deployed?") is read twice, alone and
-        with the previous question folded in; the reading that finds the clearer answer wins.
+        A question that leans on the conversation ("When will they be deployed?") is looked up twice, alone
+        and with the previous question folded into the search; the reader reads the question as asked in the
+        passages of both, and the reading that finds the clearer answer wins.
         """
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
@@ -199,7 +200,7 @@ class Assistant:
         timings = {"embed": 0.0, "retrieve": 0.0, "read": 0.0}
         best: Findings | None = None
         for query in queries:
-            findings = self._find(query, max(k, PASSAGES), loaded, timings)
+            findings = self._find(question, query, max(k, PASSAGES), loaded, timings)
             if best is None or findings.margin > best.margin:
                 best = findings
         assert best is not None
@@ -208,14 +209,14 @@ class Assistant:
         return Answer(answer.question, answer.answer, answer.short_answer, answer.found, answer.citations,
                       {name: round(value, 2) for name, value in timings.items()})
 
-    def _find(self, query: str, depth: int, loaded: _Loaded, timings: dict[str, float]) -> Findings:
-        """Retrieve passages for ``query`` and read them; add the time each stage took to ``timings``."""
+    def _find(self, question: str, query: str, depth: int, loaded: _Loaded, timings: dict[str, float]) -> Findings:
+        """Retrieve passages for ``query`` and read them for ``question``; add each stage's time to ``timings``."""
         started = time.perf_counter()
         vector = self.encoder.embed([query])[0]
         embedded = time.perf_counter()
         passages = loaded.retriever.retrieve(query, vector, depth)
         retrieved = time.perf_counter()
-        findings = read_passages(self.reader, query, passages, loaded.index, self.plan)
+        findings = read_passages(self.reader, question, passages, loaded.index, self.plan)
         done = time.perf_counter()
         timings["embed"] += (embedded - started) * 1000
         timings["retrieve"] += (retrieved - embedded) * 1000

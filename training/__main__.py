@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="use only the first N training questions")
     parser.add_argument("--dev-limit", type=int, default=0, help="evaluate on the first N dev questions")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--weights", type=Path, help="export these saved weights (net-STEP.pt) instead of the run's last")
     args = parser.parse_args(argv)
     if args.step == "smoke":
         return smoke(args)
@@ -134,7 +135,10 @@ def export(args: argparse.Namespace) -> dict[str, object]:
         gold = {q.qid: gold[q.qid] for q in questions}
     base = _default_path()
     net = ReaderNet(base)
-    net.load_state_dict(torch.load(args.run / "checkpoint.pt", weights_only=False)["net"])
+    if args.weights:
+        net.load_state_dict(torch.load(args.weights, weights_only=False))
+    else:
+        net.load_state_dict(torch.load(args.run / "checkpoint.pt", weights_only=False)["net"])
     work = args.run / "export"
     export_float(net, work / "float.onnx")
     quantize(work / "float.onnx", work / "int8.onnx")
