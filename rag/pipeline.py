@@ -165,8 +165,12 @@ class Assistant:
             encoder = load_onnx_encoder(self.model_id, self.settings.threads)
         return encoder or self.embedder()
 
-    def ask(self, question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
-        """Answer ``question`` from the index, citing the sentences it quotes; ``history`` helps follow-ups."""
+    def ask(self, question: str, k: int | None = None, history: Sequence[Turn] = (),
+            article: str | None = None) -> Answer:
+        """Answer ``question`` from the index, citing the sentences it quotes; ``history`` helps follow-ups.
+
+        ``article`` (a ``doc_id``) limits the answer to that one article.
+        """
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
         check_history(history)
@@ -175,9 +179,10 @@ class Assistant:
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 50:
             raise InputError("k must be a whole number between 1 and 50.")
         loaded = self._loaded  # one consistent index + retriever for this question
+        within = None if article is None else loaded.index.article_chunks(article)
         encoded = self.encoder.encode([query])
         embedded = time.perf_counter()
-        passages = loaded.retriever.retrieve(query, encoded, max(k, PASSAGES), question=question)
+        passages = loaded.retriever.retrieve(query, encoded, max(k, PASSAGES), question=question, within=within)
         retrieved = time.perf_counter()
         answer = compose_answer(question, passages, loaded.index, k, self.policy)
         done = time.perf_counter()
@@ -190,9 +195,9 @@ class Assistant:
 _default: Assistant | None = None
 
 
-def ask(question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
+def ask(question: str, k: int | None = None, history: Sequence[Turn] = (), article: str | None = None) -> Answer:
     """Answer ``question`` with the default settings, loading everything on the first call."""
     global _default
     if _default is None:
         _default = Assistant()
-    return _default.ask(question, k, history)
+    return _default.ask(question, k, history, article)

@@ -85,16 +85,17 @@ class Retriever:
         lengths = np.maximum(np.diff(index.token_offsets), 1).astype(np.float32)
         self.length_bias = np.log(lengths / lengths.mean()) if len(lengths) else lengths
 
-    def retrieve(self, query: str, encoded: Encoded, k: int, question: str | None = None) -> list[Passage]:
+    def retrieve(self, query: str, encoded: Encoded, k: int, question: str | None = None,
+                 within: tuple[int, int] | None = None) -> list[Passage]:
         """Return the ``k`` best passages for ``query`` (encoded by the embedder), best first.
 
         ``question`` is the user's own question when ``query`` also holds earlier turns; it decides
-        what kind of answer is wanted.
+        what kind of answer is wanted. ``within`` limits the search to chunks ``first:stop`` (one article).
         """
-        if not self.index.chunks:
+        if not self.index.chunks or (within is not None and within[0] >= within[1]):
             return []
         vector = encoded.vectors[0]
-        fused, dense, lexical = self._fuse(query, vector)
+        fused, dense, lexical = self._fuse(query, vector, within)
         best = sorted(fused, key=lambda n: (-fused[n], n))[:k]
         top_lexical = max((lexical[n] for n in best), default=0.0)
         labels = accepted_labels(question or query)
@@ -113,14 +114,20 @@ class Retriever:
                                     float(lexical[number]), sentences))
         return passages
 
-    def _fuse(self, question: str, vector: np.ndarray) -> tuple[dict[int, float], dict[int, float], np.ndarray]:
+    def _fuse(self, question: str, vector: np.ndarray, within: tuple[int, int] | None = None
+              ) -> tuple[dict[int, float], dict[int, float], np.ndarray]:
         """Return RRF scores of the candidate chunks, their dense scores, and BM25 scores of all chunks."""
-        depth = min(len(self.index.chunks), CANDIDATES)
-        query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
-        scores, ids = self.index.chunk_vectors.search(query, depth)
-        dense = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+        first, stop = within or (0, len(self.index.chunks))
+        depth = min(stop - first, CANDIDATES)
         lexical = self.bm25.scores(question)
-        lexical_order = [int(i) for i in _top(lexical, depth) if lexical[i] > 0]
+        if within is None:
+            query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+            scores, ids = self.index.chunk_vectors.search(query, depth)
+            dense = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+        else:  # one article: exact search over its own chunks, whatever the kind of FAISS index
+            similarity = self.index.chunk_vectors.reconstruct_n(first, stop - first) @ vector
+            dense = {first + int(i): float(similarity[i]) for i in _top(similarity, depth)}
+        lexical_order = [first + int(i) for i in _top(lexical[first:stop], depth) if lexical[first + i] > 0]
         fused: dict[int, float] = {}
         for ranking in (sorted(dense, key=dense.__getitem__, reverse=True), lexical_order):
             for rank, number in enumerate(ranking):
