@@ -89,4 +89,5 @@ def mcp_endpoint() -> Any:
         raise InputError('The request body must be one JSON-RPC 2.0 message: an object with "jsonrpc": "2.0" '
                          'and a "method".')
     request.environ["wsgi.input"], request.environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+    request.environ.setdefault("HTTP_ACCEPT", "application/json, text/event-stream")  # none sent: take the JSON answer
     return current_app.extensions["rag_mcp"].wsgi()  # Flask runs a returned WSGI app and streams its response

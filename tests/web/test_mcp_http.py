@@ -89,6 +89,13 @@ def test_malformed_requests_get_a_json_rpc_error(client, send, status: int, word
     assert words in body["error"]["message"] and "\n" not in body["error"]["message"]
 
 
+def test_a_request_without_accept_gets_json_and_one_that_refuses_json_gets_406(client):
+    ping = {"jsonrpc": "2.0", "id": 7, "method": "ping"}
+    assert client.post("/mcp", json=ping).get_json() == {"jsonrpc": "2.0", "id": 7, "result": {}}
+    refused = client.post("/mcp", json=ping, headers={"Accept": "text/html"})
+    assert refused.status_code == 406 and "application/json" in refused.get_json()["error"]["message"]
+
+
 def test_a_browser_origin_listed_in_rag_cors_origins_is_let_through(client):
     allowed = client.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
                           headers={"Origin": "https://news.example", "Accept": "application/json, text/event-stream"})
