@@ -177,7 +177,7 @@ def _run_mcp(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with contextlib.redirect_stdout(sys.stderr):  # standard output carries the protocol: nothing else goes there
         assistant = Assistant(settings, say=_say, build_missing=args.index is None)
-    _say(f"rag-news MCP server on standard input and output, index {settings.index_dir} "
+    _say(f"rag-news MCP server on standard input and output, index {settings.index_dir.resolve()} "
          f"({len(assistant.index.manifest.sources)} article(s)); stops when the client closes the connection.")
     run_stdio(assistant)
     return 0

@@ -162,13 +162,14 @@ class RagMCPServer(MCPServer):
         root.setLevel(level)
         self.assistant = assistant
 
-    def _assistant(self) -> Assistant:
+    def live_assistant(self) -> Assistant:
+        """Return the Assistant, with a rebuilt index swapped in first if there is one."""
         self.assistant.reload_if_rebuilt()  # a `rag build` of the served index is picked up without a restart
         return self.assistant
 
     async def list_resources(self) -> list[Resource]:
         """List one text resource per article of the index that is loaded now."""
-        sources = self._assistant().index.manifest.sources[:LISTED_RESOURCES]
+        sources = self.live_assistant().index.manifest.sources[:LISTED_RESOURCES]
         return [Resource(uri=article_uri(info.doc_id), name=info.source, title=info.title, mime_type="text/plain",
                          description=f"Full text of the article \u201c{info.title}\u201d ({info.source}).")
                 for info in sources]
@@ -216,7 +217,7 @@ def make_server(assistant: Assistant) -> RagMCPServer:
     @server.tool(title="Ask the articles", description=ASK, annotations=read_only)
     def ask(question: Annotated[str, Field(description="The question, in plain words.")], k: K = 3,
             article: ArticleId = None) -> AskResult:
-        answer = _plainly(lambda: server._assistant().ask(question, k, article=article))
+        answer = _plainly(lambda: server.live_assistant().ask(question, k, article=article))
         return AskResult(answer=answer.answer, short_answer=answer.short_answer, found=answer.found,
                          citations=[Cited(n=c.n, doc_id=c.doc_id, title=c.title, source=c.source,
                                           uri=article_uri(c.doc_id), start=c.start, end=c.end, text=c.text,
@@ -225,7 +226,7 @@ def make_server(assistant: Assistant) -> RagMCPServer:
     @server.tool(name="search", title="Search the articles", description=SEARCH, annotations=read_only)
     def search_passages(query: Annotated[str, Field(description="What to look for.")], k: K = 5,
                         article: ArticleId = None) -> SearchResult:
-        hits = _plainly(lambda: search(server._assistant(), query, k, article))
+        hits = _plainly(lambda: search(server.live_assistant(), query, k, article))
         return SearchResult(query=query, passages=[
             Passage(rank=h.rank, doc_id=h.doc_id, title=h.title, source=h.source, uri=article_uri(h.doc_id),
                     start=h.start, end=h.end, text=h.text, score=h.score, similarity=h.similarity) for h in hits])
@@ -233,7 +234,7 @@ def make_server(assistant: Assistant) -> RagMCPServer:
     @server.tool(title="List the articles", description=LIST_ARTICLES, annotations=read_only)
     def list_articles(offset: Annotated[int, Field(ge=0, strict=True)] = 0,
                       limit: Annotated[int, Field(ge=1, le=1000, strict=True)] = 100) -> ArticleList:
-        sources = server._assistant().index.manifest.sources
+        sources = server.live_assistant().index.manifest.sources
         return ArticleList(total=len(sources), articles=[
             ArticleEntry(doc_id=info.doc_id, title=info.title, source=info.source, chunks=info.chunks,
                          uri=article_uri(info.doc_id)) for info in sources[offset:offset + limit]])
@@ -241,7 +242,7 @@ def make_server(assistant: Assistant) -> RagMCPServer:
     @server.resource(ARTICLE_URI, name="article", title="Article text", mime_type="text/plain",
                      description="The full text of one article; citations' start/end are offsets into it.")
     def article_text(doc_id: str) -> str:
-        index = server._assistant().index
+        index = server.live_assistant().index
         number = index.article_number(doc_id)
         if number is None:
             raise ResourceNotFoundError(f"There is no article with id {doc_id[:40]!r}; list_articles gives the ids.")
