@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import random
 import statistics
 import time
 from pathlib import Path
@@ -86,8 +87,10 @@ def measure_doors(index_dir: Path, repeats: int) -> dict:
                 for label, method, path, body in KINDS:
                     _send(port, method, path, body)
             times: dict[str, list[float]] = {label: [] for label, *_ in KINDS}
-            for _ in range(repeats):  # interleaved, so a burst of load elsewhere hits every kind alike
-                for label, method, path, body in KINDS:
+            order, shuffle = list(KINDS), random.Random(0).shuffle
+            for _ in range(repeats):  # interleaved in a new order each round: load elsewhere and order hit all alike
+                shuffle(order)
+                for label, method, path, body in order:
                     times[label].append(_send(port, method, path, body))
             cpu = {}
             for label, method, path, body in KINDS:  # the workers' CPU time per request: steadier than wall time
@@ -116,7 +119,7 @@ def doors_section(figures: dict) -> list[str]:
         "## 7. Doors for other tools",
         "",
         f"The Procfile's gunicorn (2 sync workers) on the bundled article; one client, {figures['repeats']} rounds of "
-        "every request, interleaved, each on a new connection. `/mcp` is the MCP SDK's stateless JSON-response "
+        "every request, in a new random order each round, each on a new connection. `/mcp` is the MCP SDK's stateless JSON-response "
         "Streamable HTTP transport (ASGI) run through a2wsgi on one event-loop thread per worker. "
         f"Load average during the run: {', '.join(f'{x:.1f}' for x in figures['load'])}.",
         "",
@@ -132,6 +135,9 @@ def doors_section(figures: dict) -> list[str]:
         f"{extra(labels[6], labels[4])} ms wall.",
         "- CPU time is counted in clock ticks (10 ms) over a block of requests of one kind, so it is steadier than "
         "wall time on a shared machine; the worker CPU includes the MCP loop thread and the SDK's tool thread.",
+        "- `/mcp` hands each request between threads (the gunicorn worker's, the loop thread and, for a tool, the "
+        "SDK's worker thread): when the CPU is busy each hand-off waits for a core, so its wall-time overhead grows "
+        "with the load average while its CPU overhead does not.",
         f"- Workers before the first MCP request: {figures['before']['rss_mb']} MB, "
         f"{figures['before']['threads']} threads; after the run: {figures['after']['rss_mb']} MB, "
         f"{figures['after']['threads']} threads.",
