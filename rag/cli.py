@@ -171,10 +171,14 @@ def _run_serve(args: argparse.Namespace) -> int:
 def _run_mcp(args: argparse.Namespace) -> int:
     import contextlib
 
+    from .index import read_manifest
+
+    settings = _settings(args)
+    if args.index is not None:
+        read_manifest(args.index)  # a named index must exist (before the slow imports); only the default is built
     from .mcpserver import run_stdio
     from .pipeline import Assistant
 
-    settings = _settings(args)
     with contextlib.redirect_stdout(sys.stderr):  # standard output carries the protocol: nothing else goes there
         assistant = Assistant(settings, say=_say, build_missing=args.index is None)
     _say(f"rag-news MCP server on standard input and output, index {settings.index_dir.resolve()} "
