@@ -3,7 +3,8 @@
 Each figure is printed and written to benchmarks/RESULTS.md beside its floor
 measured in the same run (what the stage cannot beat), with the machine and
 date. ``--smoke`` runs a tiny version for CI: same code paths, few repeats.
-``--soak`` runs only the soak (``soak.py``) and replaces its section, keeping the others.
+``--soak`` runs only the soak (``soak.py``) and replaces its section, keeping the others; ``--only 7``
+times the doors for other tools (``doors.py``: /mcp and /v1 against /api/ under gunicorn).
 These are measurements, not tests: nothing here asserts a target.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .doors import run_doors
 from .soak import percentile, rss_mb, run_soak, soak_section, start_procfile_server, wait_up, worker_pids
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -380,17 +382,24 @@ def load_test(work: Path, seconds: int, connection_counts: list[int]) -> list[st
     return rows + [""]
 
 
-def soak(args: argparse.Namespace) -> list[str]:
-    """Run the soak on an index of the bundled article; write its figures as JSON if asked."""
+def _bundled_index(args: argparse.Namespace, scratch: str) -> Path:
+    """Return ``--index``, or an index of the bundled article built in ``scratch``."""
     from rag.articles import bundled_article
     from rag.build import update_index
     from rag.embedder import Embedder
     from rag.settings import Settings
 
+    if args.index:
+        return args.index
+    index = Path(scratch) / "index"
+    update_index([bundled_article()], index, Embedder(), Settings(index_dir=index))
+    return index
+
+
+def soak(args: argparse.Namespace) -> list[str]:
+    """Run the soak on an index of the bundled article; write its figures as JSON if asked."""
     with tempfile.TemporaryDirectory(prefix="rag-soak-") as scratch:
-        index = args.index or Path(scratch) / "index"
-        if not args.index:
-            update_index([bundled_article()], index, Embedder(), Settings(index_dir=index))
+        index = _bundled_index(args, scratch)
         figures = run_soak(index, args.seconds, args.clients, args.log or Path(scratch) / "server.log",
                            warmup=min(30.0, args.seconds / 10))
     if args.json:
@@ -410,7 +419,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=32, help="concurrent soak clients (default 32)")
     parser.add_argument("--json", type=Path, help="also write the soak figures to this JSON file")
     parser.add_argument("--log", type=Path, help="keep the soak server's log in this file")
-    parser.add_argument("--index", type=Path, help="soak this index instead of building one of the bundled article")
+    parser.add_argument("--index", type=Path, help="soak (or time the doors of) this index instead of building one "
+                                                   "of the bundled article")
     parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)  # index_scale's query process
     args = parser.parse_args()
     if args.probe:
@@ -419,7 +429,7 @@ def main() -> int:
     repeats, questions, copies = (2, 6, 2) if args.smoke else (5, 64, 40)
     tiers = [2_000] if args.smoke else [10_000, 100_000] + ([1_000_000] if args.large else [])
     tiers = [int(n) for n in args.tiers.split(",")] if args.tiers else tiers
-    every = {1, 2, 3, 4, 5}  # the soak (6) runs only when asked: it takes five minutes
+    every = {1, 2, 3, 4, 5}  # the soak (6) and the doors for other tools (7) run only when asked (--only 6,7)
     only = {6} if args.soak else {int(n) for n in args.only.split(",")} if args.only else every
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as scratch:
         work = Path(scratch)
@@ -430,7 +440,8 @@ def main() -> int:
             (3, lambda: build_throughput(work, copies)), (4, lambda: index_scale(work, tiers)),
             (5, lambda: ["## 5. Load", "", "Not run in the smoke version.", ""] if args.smoke
              else load_test(work, 60, [16, 64])),
-            (6, lambda: soak(args))]
+            (6, lambda: soak(args)),
+            (7, lambda: run_doors(_bundled_index(args, scratch), 5 if args.smoke else 200))]
         written = {number: make() for number, make in sections if number in only}
     if only != every and args.output.is_file():
         return _replace_sections(args.output, written)

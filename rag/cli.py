@@ -167,6 +167,25 @@ def _run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_mcp(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from .index import read_manifest
+
+    settings = _settings(args)
+    if args.index is not None:
+        read_manifest(args.index)  # a named index must exist (before the slow imports); only the default is built
+    from .mcpserver import run_stdio
+    from .pipeline import Assistant
+
+    with contextlib.redirect_stdout(sys.stderr):  # standard output carries the protocol: nothing else goes there
+        assistant = Assistant(settings, say=_say, build_missing=args.index is None)
+    _say(f"rag-news MCP server on standard input and output, index {settings.index_dir.resolve()} "
+         f"({len(assistant.index.manifest.sources)} article(s)); stops when the client closes the connection.")
+    run_stdio(assistant)
+    return 0
+
+
 def _rag_parser() -> _Parser:
     parser = _Parser(prog="rag", description="Build indexes of articles and ask questions about them.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -196,6 +215,10 @@ def _rag_parser() -> _Parser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=5000, help="port (default 5000)")
     serve.set_defaults(run=_run_serve)
+    mcp = commands.add_parser("mcp", help="serve the MCP tools ask, search and list_articles over stdio "
+                                          "(for an MCP client's config file)")
+    mcp.add_argument("--index", type=Path, help="index folder (default: RAG_INDEX_DIR or index/default)")
+    mcp.set_defaults(run=_run_mcp)
     ask = commands.add_parser("ask", help="answer a question (same as the `ask` command)",
                               parents=[_ask_parser("rag ask")], add_help=False)
     ask.set_defaults(run=_run_ask)

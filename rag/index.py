@@ -32,7 +32,7 @@ import numpy as np
 
 from .articles import Article
 from .chunker import Chunk
-from .errors import BrokenIndexError, OldIndexError
+from .errors import BrokenIndexError, InputError, OldIndexError
 from .lexical import Bm25
 from .records import Records, write_records
 from .sentences import Sentence
@@ -92,6 +92,17 @@ class Index:
     def article(self, source: str) -> Article:
         """Return the article with this source name."""
         return self.articles[self.source_numbers[source]]
+
+    def article_number(self, doc_id: str) -> int | None:
+        """Return the number of the article with this ``doc_id``, or None if no article has it."""
+        return next((n for n, info in enumerate(self.manifest.sources) if info.doc_id == doc_id), None)
+
+    def article_chunks(self, doc_id: str) -> tuple[int, int]:
+        """Return the chunk numbers ``(first, stop)`` of the article with this ``doc_id``; raise InputError if none."""
+        number = self.article_number(doc_id)
+        if number is None:
+            raise InputError(f"There is no article with id {doc_id[:40]!r} in this index; list the articles for their ids.")
+        return int(self.chunk_starts[number]), int(self.chunk_starts[number + 1])
 
     def sentence_text(self, number: int) -> str:
         """Return the text of sentence ``number``."""

@@ -182,8 +182,11 @@ class Assistant:
             encoder = load_onnx_encoder(self.model_id, self.settings.threads)
         return encoder or self.embedder()
 
-    def ask(self, question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
+    def ask(self, question: str, k: int | None = None, history: Sequence[Turn] = (),
+            article: str | None = None) -> Answer:
         """Answer ``question`` from the index, citing the sentences it quotes; ``history`` helps follow-ups.
+
+        ``article`` (a ``doc_id``) limits the answer to that one article.
 
         A question that leans on the conversation ("When will they be deployed?") is looked up twice, alone
         and with the previous question folded into the search; the reader reads the question as asked in the
@@ -196,11 +199,12 @@ class Assistant:
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 50:
             raise InputError("k must be a whole number between 1 and 50.")
         loaded = self._loaded  # one consistent index + retriever for this question
+        within = None if article is None else loaded.index.article_chunks(article)
         queries = [question] + [q for q in [condense(question, history)] if q != question]
         timings = {"embed": 0.0, "retrieve": 0.0, "read": 0.0}
         best: Findings | None = None
         for query in queries:
-            findings = self._find(question, query, max(k, PASSAGES), loaded, timings)
+            findings = self._find(question, query, max(k, PASSAGES), within, loaded, timings)
             if best is None or findings.margin > best.margin:
                 best = findings
         assert best is not None
@@ -209,12 +213,13 @@ class Assistant:
         return Answer(answer.question, answer.answer, answer.short_answer, answer.found, answer.citations,
                       {name: round(value, 2) for name, value in timings.items()})
 
-    def _find(self, question: str, query: str, depth: int, loaded: _Loaded, timings: dict[str, float]) -> Findings:
+    def _find(self, question: str, query: str, depth: int, within: tuple[int, int] | None, loaded: _Loaded,
+              timings: dict[str, float]) -> Findings:
         """Retrieve passages for ``query`` and read them for ``question``; add each stage's time to ``timings``."""
         started = time.perf_counter()
         vector = self.encoder.embed([query])[0]
         embedded = time.perf_counter()
-        passages = loaded.retriever.retrieve(query, vector, depth)
+        passages = loaded.retriever.retrieve(query, vector, depth, within)
         retrieved = time.perf_counter()
         findings = read_passages(self.reader, question, passages, loaded.index, self.plan)
         done = time.perf_counter()
@@ -227,9 +232,9 @@ class Assistant:
 _default: Assistant | None = None
 
 
-def ask(question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
+def ask(question: str, k: int | None = None, history: Sequence[Turn] = (), article: str | None = None) -> Answer:
     """Answer ``question`` with the default settings, loading everything on the first call."""
     global _default
     if _default is None:
         _default = Assistant()
-    return _default.ask(question, k, history)
+    return _default.ask(question, k, history, article)

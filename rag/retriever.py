@@ -45,11 +45,15 @@ class Retriever:
         self.index = index
         self.bm25 = index.bm25
 
-    def retrieve(self, query: str, vector: np.ndarray, k: int) -> list[Passage]:
-        """Return the ``k`` best passages for ``query`` (whose normalized embedding is ``vector``), best first."""
-        if not self.index.chunks:
+    def retrieve(self, query: str, vector: np.ndarray, k: int, within: tuple[int, int] | None = None
+                 ) -> list[Passage]:
+        """Return the ``k`` best passages for ``query`` (whose normalized embedding is ``vector``), best first.
+
+        ``within`` limits the search to chunks ``first:stop`` (one article).
+        """
+        if not self.index.chunks or (within is not None and within[0] >= within[1]):
             return []
-        fused, dense, lexical = self._fuse(query, vector)
+        fused, dense, lexical = self._fuse(query, vector, within)
         best = sorted(fused, key=lambda n: (-fused[n], n))[:k]
         passages = []
         for rank, number in enumerate(best, start=1):
@@ -61,14 +65,20 @@ class Retriever:
                                     dense[number], float(lexical[number])))
         return passages
 
-    def _fuse(self, question: str, vector: np.ndarray) -> tuple[dict[int, float], dict[int, float], np.ndarray]:
+    def _fuse(self, question: str, vector: np.ndarray, within: tuple[int, int] | None = None
+              ) -> tuple[dict[int, float], dict[int, float], np.ndarray]:
         """Return RRF scores of the candidate chunks, their dense scores, and BM25 scores of all chunks."""
-        depth = min(len(self.index.chunks), CANDIDATES)
-        query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
-        scores, ids = self.index.chunk_vectors.search(query, depth)
-        dense = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+        first, stop = within or (0, len(self.index.chunks))
+        depth = min(stop - first, CANDIDATES)
         lexical = self.bm25.scores(question)
-        lexical_order = [int(i) for i in _top(lexical, depth) if lexical[i] > 0]
+        if within is None:
+            query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+            scores, ids = self.index.chunk_vectors.search(query, depth)
+            dense = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+        else:  # one article: exact search over its own chunks, whatever the kind of FAISS index
+            similarity = self.index.chunk_vectors.reconstruct_n(first, stop - first) @ vector
+            dense = {first + int(i): float(similarity[i]) for i in _top(similarity, depth)}
+        lexical_order = [first + int(i) for i in _top(lexical[first:stop], depth) if lexical[first + i] > 0]
         fused: dict[int, float] = {}
         for ranking in (sorted(dense, key=dense.__getitem__, reverse=True), lexical_order):
             for rank, number in enumerate(ranking):

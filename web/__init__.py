@@ -1,4 +1,4 @@
-"""Web front door: the chat page, the embeddable chat and the JSON API over the ``rag`` library.
+"""Web front door: the chat page, the embeddable chat, the JSON API, the OpenAI-compatible API and MCP.
 
 ``create_app`` loads the model and index once per process and keeps them in
 ``app.extensions["rag"]``; views only read input, call the library and render.
@@ -12,6 +12,8 @@ from flask import Flask
 
 from .api import api
 from .errors import register_errors
+from .mcp_http import McpOverWsgi, mcp_door
+from .openai_chat import openai_door
 from .pages import pages
 from .security import add_security
 
@@ -29,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         API_KEY="",
         RATE_LIMIT="",
         THREADS=1,
+        MODEL_NAME="rag-news",
         JSON_SORT_KEYS=False,
     )
     if test_config is None:
@@ -37,7 +40,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["rag"] = _load_assistant(app)
+    app.extensions["rag_mcp"] = _mcp_server(app)
     app.register_blueprint(api)
+    app.register_blueprint(openai_door)
+    app.register_blueprint(mcp_door)
     app.register_blueprint(pages)
     register_errors(app)
     add_security(app)
@@ -53,3 +59,10 @@ def _load_assistant(app: Flask):  # type: ignore[no-untyped-def]
         index_dir=Path(app.config["INDEX_DIR"]) if app.config["INDEX_DIR"] else None,
         model=app.config["EMBED_MODEL"], k=int(app.config["K"]), threads=int(app.config["THREADS"]))
     return Assistant(settings, say=app.logger.warning)
+
+
+def _mcp_server(app: Flask) -> McpOverWsgi:
+    """The MCP tools over this process's Assistant, served at /mcp."""
+    from rag.mcpserver import make_server
+
+    return McpOverWsgi(make_server(app.extensions["rag"]), int(app.config["MAX_CONTENT_LENGTH"]))

@@ -9,8 +9,95 @@ def _error(description: str) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
-def openapi_document(max_k: int, max_bytes: int) -> dict[str, Any]:
-    """Return the OpenAPI document for limits ``max_k`` and a body of at most ``max_bytes``."""
+def _openai_error(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIError"}}}}
+
+
+def _openai_part(max_k: int, max_bytes: int, model: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the paths and schemas of the OpenAI-compatible door (``/v1/``)."""
+    message = {"type": "object", "required": ["role", "content"], "properties": {
+        "role": {"enum": ["system", "developer", "user", "assistant"],
+                 "description": "system and developer messages are accepted and ignored."},
+        "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": {
+            "type": "object", "required": ["type", "text"],
+            "properties": {"type": {"const": "text"}, "text": {"type": "string"}}}}]}}}
+    request = {"type": "object", "required": ["model", "messages"], "properties": {
+        "model": {"enum": [model], "description": "The index this server answers from (GET /v1/models)."},
+        "messages": {"type": "array", "minItems": 1, "items": message,
+                     "description": "The last message is the user's question; earlier ones are the history."},
+        "stream": {"type": "boolean"},
+        "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
+        "n": {"const": 1},
+        "k": {"type": "integer", "minimum": 1, "maximum": max_k, "description": "Extra: citations at most."},
+        "article": {"type": "string", "description": "Extra: answer from this article (doc_id) only."},
+    }, "description": "Other OpenAI fields (temperature, max_tokens, ...) are accepted and ignored."}
+    citations = {"type": "array", "items": {"$ref": "#/components/schemas/Citation"},
+                 "description": "Extra field: one entry per [n] marker in the content."}
+    usage = {"type": "object", "required": ["prompt_tokens", "completion_tokens", "total_tokens"],
+             "properties": {"prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"},
+                            "total_tokens": {"type": "integer"}}}
+    completion = {"type": "object", "required": ["id", "object", "created", "model", "choices", "usage"],
+                  "properties": {
+        "id": {"type": "string"}, "object": {"const": "chat.completion"}, "created": {"type": "integer"},
+        "model": {"type": "string"}, "usage": usage,
+        "choices": {"type": "array", "items": {"type": "object", "required": ["index", "message", "finish_reason"],
+                                               "properties": {
+            "index": {"type": "integer"}, "finish_reason": {"const": "stop"},
+            "message": {"type": "object", "required": ["role", "content", "citations"], "properties": {
+                "role": {"const": "assistant"}, "content": {"type": "string"}, "citations": citations}}}}}}}
+    chunk = {"type": "object", "description": "One Server-Sent Event 'data:' line: a chat.completion.chunk whose "
+             "delta holds the role, then pieces of the content, then (with finish_reason 'stop') the citations; "
+             "then a usage chunk if stream_options.include_usage, then the line [DONE].",
+             "properties": {"object": {"const": "chat.completion.chunk"}, "choices": {"type": "array"}}}
+    model_object = {"type": "object", "required": ["id", "object", "created", "owned_by"],
+                    "properties": {"id": {"type": "string"}, "object": {"const": "model"},
+                                   "created": {"type": "integer"}, "owned_by": {"type": "string"}}}
+    unauthorized = _openai_error("RAG_API_KEY is set and the Authorization: Bearer key is missing or wrong.")
+    limited = _openai_error("RAG_RATE_LIMIT is set and this client went over it.")
+    paths = {
+        "/v1/chat/completions": {"post": {
+            "summary": "OpenAI-compatible chat completion: a grounded answer with citations",
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/ChatRequest"}}}},
+            "responses": {
+                "200": {"description": "The completion, or with stream=true a text/event-stream of chunks.",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletion"}},
+                                    "text/event-stream": {"schema": {"$ref": "#/components/schemas/ChatChunk"}}}},
+                "400": _openai_error("The messages, stream, n, k or article are missing or invalid."),
+                "401": unauthorized,
+                "404": _openai_error("The model is not the one this server has (code model_not_found)."),
+                "413": _openai_error(f"The body is larger than {max_bytes} bytes."),
+                "415": _openai_error("The body is not declared as application/json."),
+                "429": limited,
+                "503": _openai_error("The index or model is not usable."),
+            }}},
+        "/v1/models": {"get": {
+            "summary": "The one model (index) this server answers from",
+            "responses": {"200": {"description": "A list of one model.", "content": {"application/json": {
+                "schema": {"type": "object", "required": ["object", "data"], "properties": {
+                    "object": {"const": "list"},
+                    "data": {"type": "array", "items": {"$ref": "#/components/schemas/Model"}}}}}}},
+                "401": unauthorized, "429": limited}}},
+        "/v1/models/{model}": {"get": {
+            "summary": "One model",
+            "parameters": [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "The model.", "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Model"}}}},
+                "401": unauthorized, "404": _openai_error("No model has this name."), "429": limited}}},
+    }
+    schemas = {
+        "ChatRequest": request, "ChatCompletion": completion, "ChatChunk": chunk, "Model": model_object,
+        "OpenAIError": {"type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["message", "type", "param", "code"],
+            "properties": {"message": {"type": "string"}, "type": {"type": "string"},
+                           "param": {"type": ["string", "null"]}, "code": {"type": ["string", "null"]}}}}},
+    }
+    return paths, schemas
+
+
+def openapi_document(max_k: int, max_bytes: int, model: str = "rag-news") -> dict[str, Any]:
+    """Return the OpenAPI document for limits ``max_k``, a body of at most ``max_bytes`` and the model name."""
     citation = {
         "type": "object",
         "required": ["n", "source", "title", "doc_id", "start", "end", "text", "score"],
@@ -47,10 +134,13 @@ def openapi_document(max_k: int, max_bytes: int) -> dict[str, Any]:
                 "properties": {"role": {"enum": ["user", "assistant"]}, "content": {"type": "string"}}}},
         },
     }
+    openai_paths, openai_schemas = _openai_part(max_k, max_bytes, model)
     return {
         "openapi": "3.1.0",
         "info": {"title": "rag-news", "version": "1.0.0",
-                 "description": "Grounded, cited answers from news articles. Every error is {\"error\": sentence}."},
+                 "description": "Grounded, cited answers from news articles. Every error under /api/ is "
+                                "{\"error\": sentence}; under /v1/ (OpenAI-compatible) it is OpenAI's error object. "
+                                "The MCP server (JSON-RPC over Streamable HTTP) is at POST /mcp."},
         "paths": {
             "/api/ask": {"post": {
                 "summary": "Answer a question from the indexed articles",
@@ -86,10 +176,13 @@ def openapi_document(max_k: int, max_bytes: int) -> dict[str, Any]:
                 "summary": "This document",
                 "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {
                     "schema": {"type": "object"}}}}}}},
+            **openai_paths,
         },
-        "security": [{}, {"apiKey": []}],
-        "components": {"securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+        "security": [{}, {"apiKey": []}, {"bearer": []}],
+        "components": {"securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                                           "bearer": {"type": "http", "scheme": "bearer"}},
                        "schemas": {
+            **openai_schemas,
             "AskRequest": ask_request, "Answer": answer, "Citation": citation,
             "Document": {"type": "object", "required": ["id", "source", "title", "text"],
                          "properties": {"id": {"type": "string"}, "source": {"type": "string"},

@@ -11,7 +11,7 @@ from flask_cors import CORS
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from .errors import Unauthorized
+from .errors import Unauthorized, is_api_path
 
 OPEN_ENDPOINTS = {"api.health", "api.openapi"}
 
@@ -22,22 +22,25 @@ _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'
 def add_security(app: Flask) -> None:
     """Set CSP (no inline script), nosniff and referrer headers; allow framing of /embed only."""
     origins = [o.strip() for o in str(app.config["CORS_ORIGINS"]).split(",") if o.strip()]
+    app.config["CORS_ORIGIN_LIST"] = origins
     if origins:
-        CORS(app, resources={r"/api/*": {"origins": origins}})
+        CORS(app, resources={r"/api/*": {"origins": origins}, r"/v1/*": {"origins": origins},
+                             r"/mcp": {"origins": origins, "expose_headers": ["Mcp-Session-Id"]}})
     if app.config["RATE_LIMIT"]:
         limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
                           application_limits=[str(app.config["RATE_LIMIT"])])
-        limiter.request_filter(lambda: not request.path.startswith("/api/") or request.endpoint in OPEN_ENDPOINTS)
+        limiter.request_filter(lambda: not is_api_path(request.path) or request.endpoint in OPEN_ENDPOINTS)
     key = str(app.config["API_KEY"] or "")
 
     @app.before_request
     def require_key() -> None:
-        if not key or not request.path.startswith("/api/") or request.endpoint in OPEN_ENDPOINTS \
+        if not key or not is_api_path(request.path) or request.endpoint in OPEN_ENDPOINTS \
                 or request.method == "OPTIONS":
             return
         given = request.headers.get("X-API-Key") or request.headers.get("Authorization", "").removeprefix("Bearer ")
         if not hmac.compare_digest(given.encode("utf-8"), key.encode("utf-8")):
-            raise Unauthorized("A valid API key is required; send it in the X-API-Key header.")
+            raise Unauthorized("A valid API key is required; send it in the X-API-Key header "
+                               "or as Authorization: Bearer KEY.")
 
     @app.after_request
     def headers(response: Response) -> Response:
