@@ -14,7 +14,7 @@ import bisect
 import dataclasses
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from .errors import BrokenIndexError
 from .index import (QUERY_TIME, STORED, Index, Manifest, SourceInfo, build_lock, index_exists, load_index,
                     save_index, vector_index)
 from .lexical import Bm25
+from .progress import Progress, counter
 from .sentences import Sentence, split_sentences
 from .settings import Settings
 from .tokens import ENCODING
@@ -78,8 +79,11 @@ class _Part:
 
 
 def build_index(articles: list[Article], embedder: Embedder, settings: Settings,
-                previous: Index | None = None, progress: bool = False) -> BuildReport:
-    """Chunk, split and embed ``articles``; reuse what ``previous`` already holds for unchanged ones."""
+                previous: Index | None = None, progress: Progress | None = None) -> BuildReport:
+    """Chunk, split and embed ``articles``; reuse what ``previous`` already holds for unchanged ones.
+
+    ``progress`` hears of articles read and of chunks and sentences embedded.
+    """
     started = time.perf_counter()
     reusable = previous is not None and previous.manifest.model == embedder.model_id \
         and previous.manifest.chunker == chunker_settings(settings)
@@ -87,6 +91,8 @@ def build_index(articles: list[Article], embedder: Embedder, settings: Settings,
     parts: list[_Part | None] = []
     fresh: list[tuple[int, list[Chunk], list[Sentence]]] = []
     embedded, reused = [], []
+    to_read = sum(1 for article in articles if previous is None or old.get(article.source) != article.digest)
+    read = counter(progress, "articles", to_read)
     for number, article in enumerate(articles):
         if previous is not None and old.get(article.source) == article.digest:
             parts.append(_reuse(previous, article.source))
@@ -97,24 +103,28 @@ def build_index(articles: list[Article], embedder: Embedder, settings: Settings,
             fresh.append((number, chunks, sentences))
             parts.append(None)
             embedded.append(article.source)
+            if read:
+                read(1)
     total = sum(len(part.chunks) for part in parts if part) + sum(len(chunks) for _, chunks, _ in fresh)
     stored = total < settings.query_time_from
     for number, part in _embed_together(articles, fresh, embedder, stored, progress):
         parts[number] = part
     if stored:
         _add_sentence_vectors(articles, parts, embedder, progress)
-    index = _assemble(articles, [part for part in parts if part is not None], embedder, settings, stored)
+    added = {info.source: info.added for info in previous.manifest.sources} if previous else {}
+    index = _assemble(articles, [part for part in parts if part is not None], embedder, settings, stored, added)
     removed = sorted(set(old) - {a.source for a in articles})
     return BuildReport(index, embedded, reused, removed, time.perf_counter() - started)
 
 
 def _embed_together(articles: list[Article], fresh: list[tuple[int, list[Chunk], list[Sentence]]],
-                    embedder: Embedder, stored: bool, progress: bool) -> list[tuple[int, _Part]]:
+                    embedder: Embedder, stored: bool, progress: Progress | None) -> list[tuple[int, _Part]]:
     """Embed the chunks (and, when ``stored``, the sentences) of all new articles in large batches."""
     chunk_texts = [chunk.text for _, chunks, _ in fresh for chunk in chunks]
     sentence_texts = [articles[n].text[s.start:s.end] for n, _, sentences in fresh for s in sentences]
-    chunk_vectors = embedder.embed(chunk_texts, progress=progress)
-    encoded = embedder.encode(sentence_texts, progress=progress) if stored else None
+    chunk_vectors = embedder.embed(chunk_texts, on_batch=counter(progress, "chunks", len(chunk_texts)))
+    encoded = embedder.encode(sentence_texts, on_batch=counter(progress, "sentences", len(sentence_texts))) \
+        if stored else None
     token_ids = encoded.token_ids if encoded else embedder.word_pieces(sentence_texts)
     result, chunk_at, sentence_at = [], 0, 0
     for number, chunks, sentences in fresh:
@@ -128,10 +138,11 @@ def _embed_together(articles: list[Article], fresh: list[tuple[int, list[Chunk],
 
 
 def _add_sentence_vectors(articles: list[Article], parts: list[_Part | None], embedder: Embedder,
-                          progress: bool) -> None:
+                          progress: Progress | None) -> None:
     """Encode the sentences of reused parts that come from an index without stored sentence vectors."""
     missing = [(article, part) for article, part in zip(articles, parts) if part and part.token_vectors is None]
-    encoded = embedder.encode([a.text[s.start:s.end] for a, part in missing for s in part.sentences], progress)
+    texts = [a.text[s.start:s.end] for a, part in missing for s in part.sentences]
+    encoded = embedder.encode(texts, on_batch=counter(progress, "sentences", len(texts)))
     at = 0
     for _, part in missing:
         s = slice(at, at + len(part.sentences))
@@ -141,8 +152,12 @@ def _add_sentence_vectors(articles: list[Article], parts: list[_Part | None], em
 
 
 def _assemble(articles: list[Article], parts: list[_Part], embedder: Embedder, settings: Settings,
-              stored: bool) -> Index:
-    """Concatenate the parts into one Index, numbering sentences across articles."""
+              stored: bool, added: Mapping[str, str]) -> Index:
+    """Concatenate the parts into one Index, numbering sentences across articles.
+
+    ``added`` holds when each article already in the index was first added; new ones are added now.
+    """
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     dimension = embedder.dimension
     chunks: list[Chunk] = []
     sentences: list[Sentence] = []
@@ -162,7 +177,8 @@ def _assemble(articles: list[Article], parts: list[_Part], embedder: Embedder, s
         sentence_source += [number] * len(part.sentences)
         path = os.path.abspath(article.source) if os.path.exists(article.source) else None
         infos.append(SourceInfo(article.source, article.title, article.doc_id, article.digest, path,
-                                len(part.chunks), len(part.sentences)))
+                                len(part.chunks), len(part.sentences), len(article.text),
+                                added.get(article.source) or now))
     empty = np.zeros((0, dimension), np.float32)
     token_ids = [ids for part in parts for ids in part.token_ids]
     offsets = np.concatenate([[0], np.cumsum([len(ids) for ids in token_ids], dtype=np.int64)]).astype(np.int64)
@@ -171,7 +187,7 @@ def _assemble(articles: list[Article], parts: list[_Part], embedder: Embedder, s
                                      settings.hnsw_from)
     manifest = Manifest(
         model=embedder.model_id, dimension=dimension, chunker=chunker_settings(settings), sources=infos,
-        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        built_at=now,
         counts={"articles": len(articles), "chunks": len(chunks), "sentences": len(sentences),
                 "word_pieces": len(flat_ids)}, vectors=kind, sentence_vectors=STORED if stored else QUERY_TIME)
     index = Index(
@@ -187,7 +203,7 @@ def _assemble(articles: list[Article], parts: list[_Part], embedder: Embedder, s
 
 
 def update_index(articles: list[Article], folder: Path, embedder: Embedder, settings: Settings,
-                 force: bool = False, say: Say | None = None, progress: bool = False) -> BuildReport:
+                 force: bool = False, say: Say | None = None, progress: Progress | None = None) -> BuildReport:
     """Build ``articles`` into ``folder`` under its lock and save atomically; return what was done."""
     with build_lock(folder, on_wait=say):
         previous = None

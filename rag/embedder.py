@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -19,6 +21,8 @@ from .settings import DEFAULT_MODEL
 
 _DEFAULT_NAMES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 PROGRESS_FROM = 512
+T = TypeVar("T", np.ndarray, "Encoded")
+STEP = 256  # texts per model call when progress is reported
 
 
 def model_id(name: str) -> str:
@@ -72,10 +76,14 @@ class Embedder:
         self.dimension = int(self.model.get_embedding_dimension() or 0)
         self.max_length = int(self.model.max_seq_length or 512)
 
-    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        """Return one L2-normalized float32 row per text."""
+    def embed(self, texts: list[str], progress: bool = False,
+              on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        """Return one L2-normalized float32 row per text; ``on_batch(n)`` is told as each ``n`` are done."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if on_batch is not None:
+            return np.vstack([_report(self.embed(texts[at:at + STEP]), on_batch)
+                              for at in range(0, len(texts), STEP)])
         vectors = self.model.encode(
             [prepare(text) for text in texts],
             batch_size=64,
@@ -85,10 +93,16 @@ class Embedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    def encode(self, texts: list[str], progress: bool = False) -> Encoded:
+    def encode(self, texts: list[str], progress: bool = False,
+               on_batch: Callable[[int], None] | None = None) -> Encoded:
         """Return sentence vectors and normalized word-piece vectors from one forward pass."""
         if not texts:
             return Encoded(np.zeros((0, self.dimension), dtype=np.float32), [], [])
+        if on_batch is not None:
+            parts = [_report(self.encode(texts[at:at + STEP]), on_batch) for at in range(0, len(texts), STEP)]
+            return Encoded(np.vstack([part.vectors for part in parts]),
+                           [rows for part in parts for rows in part.token_vectors],
+                           [ids for part in parts for ids in part.token_ids])
         outputs = self.model.encode([prepare(text) for text in texts], batch_size=64, output_value=None,
                                     show_progress_bar=progress and len(texts) >= PROGRESS_FROM)
         vectors, token_vectors, token_ids = [], [], []
@@ -176,6 +190,12 @@ def export_onnx(embedder: Embedder, folder: Path, format_name: str) -> bool:
     except Exception:
         shutil.rmtree(staging, ignore_errors=True)
         return False
+
+
+def _report(result: T, on_batch: Callable[[int], None]) -> T:
+    """Tell ``on_batch`` how many texts ``result`` holds, and return it."""
+    on_batch(len(result.vectors) if isinstance(result, Encoded) else len(result))
+    return result
 
 
 def _default_path() -> str:

@@ -54,6 +54,8 @@ class SourceInfo:
     path: str | None
     chunks: int
     sentences: int
+    characters: int = 0  # 0 in indexes built before this was recorded
+    added: str = ""  # when the article first came into the index (ISO 8601); "" if not recorded
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from .answerer import Answer, Policy, compose_answer
 from .articles import BUNDLED_NAME, Article, bundled_article, read_article
 from .build import stale_reason, update_index
 from .embedder import Embedder, export_onnx, model_id
-from .errors import ArticleError, InputError, OldIndexError
+from .errors import ArticleError, InputError, MissingArticleError, OldIndexError
 from .followup import Turn, check_history, condense
 from .index import Index, index_exists, live_version, load_index, read_manifest
 from .queryencoder import FORMAT as ONNX_FORMAT
@@ -165,8 +165,12 @@ class Assistant:
             encoder = load_onnx_encoder(self.model_id, self.settings.threads)
         return encoder or self.embedder()
 
-    def ask(self, question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
-        """Answer ``question`` from the index, citing the sentences it quotes; ``history`` helps follow-ups."""
+    def ask(self, question: str, k: int | None = None, history: Sequence[Turn] = (),
+            doc_id: str | None = None) -> Answer:
+        """Answer ``question`` from the index, citing the sentences it quotes; ``history`` helps follow-ups.
+
+        ``doc_id`` limits the answer to that one article.
+        """
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
         check_history(history)
@@ -175,9 +179,10 @@ class Assistant:
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 50:
             raise InputError("k must be a whole number between 1 and 50.")
         loaded = self._loaded  # one consistent index + retriever for this question
+        chunks = None if doc_id is None else article_chunks(loaded.index, doc_id)
         encoded = self.encoder.encode([query])
         embedded = time.perf_counter()
-        passages = loaded.retriever.retrieve(query, encoded, max(k, PASSAGES), question=question)
+        passages = loaded.retriever.retrieve(query, encoded, max(k, PASSAGES), question=question, chunks=chunks)
         retrieved = time.perf_counter()
         answer = compose_answer(question, passages, loaded.index, k, self.policy)
         done = time.perf_counter()
@@ -185,6 +190,15 @@ class Assistant:
                    "answer": (done - retrieved) * 1000, "total": (done - started) * 1000}
         return Answer(answer.question, answer.answer, answer.short_answer, answer.found, answer.citations,
                       {name: round(value, 2) for name, value in timings.items()})
+
+
+def article_chunks(index: Index, doc_id: str) -> range:
+    """Return the chunk numbers of the article ``doc_id`` (articles' chunks are stored together)."""
+    for number, info in enumerate(index.manifest.sources):
+        if info.doc_id == doc_id:
+            return range(int(index.chunk_starts[number]), int(index.chunk_starts[number + 1]))
+    raise MissingArticleError(f"There is no article with id {doc_id[:40]!r} in the index; list them with "
+                              "`rag list` or GET /api/documents.")
 
 
 _default: Assistant | None = None

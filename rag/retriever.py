@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+import faiss
 import numpy as np
 
 from .chunker import Chunk
@@ -85,16 +86,18 @@ class Retriever:
         lengths = np.maximum(np.diff(index.token_offsets), 1).astype(np.float32)
         self.length_bias = np.log(lengths / lengths.mean()) if len(lengths) else lengths
 
-    def retrieve(self, query: str, encoded: Encoded, k: int, question: str | None = None) -> list[Passage]:
+    def retrieve(self, query: str, encoded: Encoded, k: int, question: str | None = None,
+                 chunks: range | None = None) -> list[Passage]:
         """Return the ``k`` best passages for ``query`` (encoded by the embedder), best first.
 
         ``question`` is the user's own question when ``query`` also holds earlier turns; it decides
-        what kind of answer is wanted.
+        what kind of answer is wanted. ``chunks``, when given, are the only chunk numbers eligible
+        (one article's chunks, say).
         """
-        if not self.index.chunks:
+        if not self.index.chunks or (chunks is not None and not chunks):
             return []
         vector = encoded.vectors[0]
-        fused, dense, lexical = self._fuse(query, vector)
+        fused, dense, lexical = self._fuse(query, vector, chunks)
         best = sorted(fused, key=lambda n: (-fused[n], n))[:k]
         top_lexical = max((lexical[n] for n in best), default=0.0)
         labels = accepted_labels(question or query)
@@ -113,13 +116,17 @@ class Retriever:
                                     float(lexical[number]), sentences))
         return passages
 
-    def _fuse(self, question: str, vector: np.ndarray) -> tuple[dict[int, float], dict[int, float], np.ndarray]:
+    def _fuse(self, question: str, vector: np.ndarray, chunks: range | None = None
+              ) -> tuple[dict[int, float], dict[int, float], np.ndarray]:
         """Return RRF scores of the candidate chunks, their dense scores, and BM25 scores of all chunks."""
-        depth = min(len(self.index.chunks), CANDIDATES)
+        depth = min(len(chunks if chunks is not None else self.index.chunks), CANDIDATES)
         query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
-        scores, ids = self.index.chunk_vectors.search(query, depth)
+        scores, ids = self.index.chunk_vectors.search(query, depth, params=_only(self.index.chunk_vectors, chunks))
         dense = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
         lexical = self.bm25.scores(question)
+        if chunks is not None:  # only the eligible chunks keep a lexical score
+            lexical = np.array(lexical)
+            lexical[:chunks.start] = lexical[chunks.stop:] = 0
         lexical_order = [int(i) for i in _top(lexical, depth) if lexical[i] > 0]
         fused: dict[int, float] = {}
         for ranking in (sorted(dense, key=dense.__getitem__, reverse=True), lexical_order):
@@ -167,6 +174,16 @@ class Retriever:
             scored.append(ScoredSentence(number, sentence.start, sentence.end, float(tokens[offset]),
                                          float(dense[offset]), score))
         return tuple(scored)
+
+
+def _only(vectors: faiss.Index, chunks: range | None) -> faiss.SearchParameters | None:
+    """Return FAISS search parameters that consider only ``chunks`` (None: all)."""
+    if chunks is None:
+        return None
+    selector = faiss.IDSelectorRange(chunks.start, chunks.stop)
+    if isinstance(vectors, faiss.IndexHNSW):
+        return faiss.SearchParametersHNSW(sel=selector, efSearch=vectors.hnsw.efSearch)
+    return faiss.SearchParameters(sel=selector)
 
 
 def _top(scores: np.ndarray, depth: int) -> np.ndarray:
