@@ -8,12 +8,18 @@ imports and session take about 0.4 s instead of 6 s. Vectors match
 sentence-transformers' to a cosine of 0.9999 (tests/test_queryencoder.py).
 Only models whose pooling is a plain mean are exported; others keep using the
 Embedder. This module never imports torch.
+
+onnxruntime is imported, and its session made, on the first question in each
+process: importing it starts a thread, and a process forked after that (a
+gunicorn worker under ``--preload``) hangs or aborts in onnxruntime's exit
+handlers, waiting for a thread it does not have.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -41,24 +47,37 @@ class OnnxEncoder:
     """Encodes questions with an ONNX export; the same API as Embedder.encode."""
 
     def __init__(self, folder: Path, threads: int = 0) -> None:
-        import onnxruntime
         from tokenizers import Tokenizer
 
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         if meta.get("format") != FORMAT:
             raise ValueError(f"unknown export format {meta.get('format')!r}")
+        if not (folder / "model.onnx").stat().st_size:
+            raise ValueError("the exported model is empty")
         self.model_id: str = meta["model_id"]
         self.dimension: int = int(meta["dimension"])
         self.max_length: int = int(meta["max_length"])
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_length)
         self.tokenizer.enable_padding()
-        options = onnxruntime.SessionOptions()
-        if threads > 0:
-            options.intra_op_num_threads = threads
-        options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options,
-                                                    providers=["CPUExecutionProvider"])
+        self.folder, self.threads = folder, threads
+        self._session: object = None
+        self._opening = threading.Lock()
+
+    @property
+    def session(self):  # type: ignore[no-untyped-def]
+        """The onnxruntime session of this process, made (and onnxruntime imported) on first use."""
+        with self._opening:
+            if self._session is None:
+                import onnxruntime
+
+                options = onnxruntime.SessionOptions()
+                if self.threads > 0:
+                    options.intra_op_num_threads = self.threads
+                options.log_severity_level = 3
+                self._session = onnxruntime.InferenceSession(str(self.folder / "model.onnx"), options,
+                                                             providers=["CPUExecutionProvider"])
+            return self._session
 
     def encode(self, texts: list[str], progress: bool = False) -> Encoded:
         """Return mean-pooled, normalized vectors and normalized word-piece vectors, as the Embedder does.

@@ -11,7 +11,9 @@ from typing import Any
 from flask import Flask
 
 from .api import api
+from .documents import documents
 from .errors import register_errors
+from .jobs import Jobs
 from .pages import pages
 from .security import add_security
 
@@ -30,14 +32,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         RATE_LIMIT="",
         THREADS=1,
         JSON_SORT_KEYS=False,
+        PUBLIC_READS=False,
+        MAX_DOCUMENT_BYTES=1024 * 1024,
+        MAX_JOBS=4,
+        FETCH_ALLOW_LOOPBACK=False,
     )
     if test_config is None:
         app.config.from_prefixed_env("RAG")
+        app.config["FETCH_ALLOW_LOOPBACK"] = False  # tests only: a server never fetches from its own machine
     else:
         app.config.from_mapping(test_config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["rag"] = _load_assistant(app)
+    assistant = _load_assistant(app)
+    app.extensions["rag"] = assistant
+    app.extensions["rag-jobs"] = Jobs(assistant.settings.index_dir / ".jobs", int(app.config["MAX_JOBS"]),
+                                      app.logger.error)
+    app.extensions["rag-suggestions"] = {}
     app.register_blueprint(api)
+    app.register_blueprint(documents)
     app.register_blueprint(pages)
     register_errors(app)
     add_security(app)

@@ -1,7 +1,7 @@
 """One place that turns every failure under ``/api/`` into ``{"error": "one sentence"}`` with its status."""
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from rag.errors import RagError
@@ -16,8 +16,18 @@ _MESSAGES = {
 }
 
 
+_PAGES = {404: "There is no page here.", 405: "This page can't be used that way.",
+          500: "Something went wrong on the server."}
+
+
 class UnsupportedType(Exception):
     """The request body is not declared as JSON."""
+
+
+class UnsupportedMedia(RagError):
+    """The request body is neither JSON nor a form this endpoint reads."""
+
+    http_status = 415
 
 
 class NotFound(RagError):
@@ -33,7 +43,7 @@ class Unauthorized(RagError):
 
 
 def register_errors(app: Flask) -> None:
-    """Install the JSON error handlers for API paths; pages keep Flask's plain error pages."""
+    """Install the JSON error handlers for API paths, and a styled page for every other path."""
 
     @app.errorhandler(RagError)
     def rag_error(error: RagError) -> Response:
@@ -45,9 +55,9 @@ def register_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
-        if not request.path.startswith("/api/"):
-            return error
         status = error.code or 500
+        if not request.path.startswith("/api/"):
+            return render_template("error.html", status=status, title=_PAGES.get(status, error.name)), status
         return _json(_MESSAGES.get(status, f"{error.name}."), status)
 
     @app.errorhandler(Exception)
@@ -55,7 +65,7 @@ def register_errors(app: Flask) -> None:
         app.logger.exception("Unexpected error on %s %s", request.method, request.path)
         if request.path.startswith("/api/"):
             return _json("Something went wrong on the server; the error was logged.", 500)
-        return "Something went wrong on the server.", 500
+        return render_template("error.html", status=500, title=_PAGES[500]), 500
 
 
 def _json(message: str, status: int) -> Response:
