@@ -103,10 +103,10 @@ def fetch_article(url: str, max_bytes: int, allow_loopback: bool = False, timeou
         secure = parts.scheme.lower() == "https"
         host = parts.hostname or ""
         address = resolve(host, parts.port or (443 if secure else 80), allow_loopback)
+        pool, response = _pool(parts, address, deadline), None
         try:
-            response = _get(parts, address, deadline)
+            response = _get(pool, parts)
             if response.status in _REDIRECTS and response.headers.get("Location"):
-                response.release_conn()
                 url = urllib.parse.urljoin(url, response.headers["Location"])
                 continue
             if response.status != 200:
@@ -114,12 +114,16 @@ def fetch_article(url: str, max_bytes: int, allow_loopback: bool = False, timeou
             body = _read(response, max_bytes, deadline, url)
         except urllib3.exceptions.HTTPError as error:
             raise FetchError(f"{_short(url)} could not be fetched ({type(error).__name__}).") from None
+        finally:
+            if response is not None:
+                response.close()  # the connection is never reused: each hop gets a new, checked one
+            pool.close()
         return _article(url, body, response.headers.get("Content-Type", ""))
     raise FetchError(f"{_short(url)} redirects more than {MAX_REDIRECTS} times.")
 
 
-def _get(parts: urllib.parse.SplitResult, address: str, deadline: float):  # type: ignore[no-untyped-def]
-    """Send the GET to the checked ``address``, with the URL's own host name in Host and TLS."""
+def _pool(parts: urllib.parse.SplitResult, address: str, deadline: float):  # type: ignore[no-untyped-def]
+    """Return a connection pool to the checked ``address`` that names the URL's own host in TLS."""
     import urllib3
 
     left = max(deadline - time.monotonic(), 0.1)
@@ -131,6 +135,11 @@ def _get(parts: urllib.parse.SplitResult, address: str, deadline: float):  # typ
             assert_hostname=host, ssl_context=ssl.create_default_context())
     else:
         pool = urllib3.HTTPConnectionPool(address, parts.port or 80, timeout=timeout, retries=False)
+    return pool
+
+
+def _get(pool, parts: urllib.parse.SplitResult):  # type: ignore[no-untyped-def]
+    """Send the GET, with the URL's own host name in Host, following no redirect."""
     target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
     headers = {"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": "rag-news (article fetch)",
                "Accept": "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.1"}

@@ -47,7 +47,8 @@ def candidate_questions(title: str, text: str) -> list[str]:
         people[name] += surnames[name.split()[-1]]
     questions = []
     headline = nlp(title)
-    if len(headline) and len(headline) <= 8 and not any(token.pos_ in ("VERB", "AUX") for token in headline):
+    if 2 <= len(headline) <= 8 and not any(token.pos_ in ("VERB", "AUX") for token in headline) \
+            and any(token.pos_ == "PROPN" for token in headline):  # "Paris coalition meeting", not "Bridge news"
         named = headline[0].pos_ == "PROPN"
         questions.append(f"What happened at the {title if named else title[0].lower() + title[1:]}?")
     ranked_people = [name for name, _ in people.most_common(3)]

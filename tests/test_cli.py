@@ -37,7 +37,8 @@ def test_ask_works_right_after_install_and_reuses_its_index(tmp_path: Path):
     assert "Building the index of the bundled article" in first.stderr
     assert "Carter" in first.stdout and "Le Drian" in first.stdout and "co-chaired" in first.stdout
     assert "[1] Paris coalition meeting" in first.stdout
-    assert (tmp_path / "index" / "default" / "CURRENT").is_file()
+    assert (tmp_path / "data" / "rag-news" / "index" / "CURRENT").is_file()  # the user's data folder
+    assert not (tmp_path / "index").exists()  # not the folder ask was run in
     second = run("ask", "--json", "When will US special operations forces deploy?", cwd=tmp_path)
     assert second.returncode == 0 and "Building" not in second.stderr
     data = json.loads(second.stdout)
