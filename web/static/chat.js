@@ -273,9 +273,11 @@
       bubble.textContent = "";
       bubble.appendChild(element("p", "", error.message));
       bubble.appendChild(button("Retry", "retry", () => {
+        if (busy) return;
         mine.remove();
         bubble.remove();
-        if (!busy) ask(question);
+        if (input.value.trim() === question) input.value = "";
+        ask(question);
       }));
       if (!input.value.trim()) input.value = question;
       status.textContent = error.message;
