@@ -162,6 +162,7 @@ def test_the_newest_answer_is_always_fully_visible_above_the_input(browser, serv
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.goto(server + "/")
+    tall: list[str] = []
     for number, question in enumerate(QUESTIONS):
         ask(page, question, number)
         newest = page.locator(".message.assistant").last.bounding_box()
@@ -169,10 +170,15 @@ def test_the_newest_answer_is_always_fully_visible_above_the_input(browser, serv
         status = page.locator("#status").bounding_box()
         scroller = page.locator("#scroller").bounding_box()
         assert newest and form and status and scroller
-        assert newest["y"] >= scroller["y"] - 0.5, (question, newest, scroller)
-        assert newest["y"] + newest["height"] <= status["y"] + 0.5 <= form["y"] + 0.5, (question, newest, form)
+        if newest["height"] <= scroller["height"]:  # it fits: all of it is in view, above the status and input
+            assert newest["y"] >= scroller["y"] - 0.5, (question, newest, scroller)
+            assert newest["y"] + newest["height"] <= status["y"] + 0.5 <= form["y"] + 0.5, (question, newest, form)
+        else:  # taller than the view: it is read from its start, and fills the view down to the status line
+            assert abs(newest["y"] - scroller["y"]) <= 1 and newest["y"] + newest["height"] >= status["y"], question
+            tall.append(question)
         assert form["y"] + form["height"] <= height + 0.5  # the input itself is on screen
     assert page.locator(".message").count() == 20
+    assert tall == ([] if width > 700 else tall[:1])  # at most the one long quotation is taller than a phone's view
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.screenshot(path=str(artifacts / f"twenty-messages-{width}.png"))
     context.close()
@@ -182,7 +188,7 @@ def test_cards_only_for_cited_sources_and_the_rest_folded(page: Page, artifacts:
     ask(page, "Which aircraft carrier is sailing in the Arabian Gulf?", 0)
     answer = page.locator(".message.assistant").last
     markers = {int(n) for n in answer.locator(".marker").evaluate_all("nodes => nodes.map(n => n.dataset.n)")}
-    shown = answer.locator(":scope > .sources .card-n").all_inner_texts()
+    shown = answer.locator(".sources .card-n").all_inner_texts()
     assert {int(n.strip("[]")) for n in shown} == markers
     more = answer.locator(".more-passages")
     if more.count():

@@ -55,9 +55,13 @@
     try { localStorage.setItem(STORE, JSON.stringify(conversation.slice(-50))); } catch (error) { /* full or off */ }
   }
 
-  // Keep the newest message in view above the input box.
+  // Keep the newest message in view above the input box; one taller than the view shows from its start.
   function scrollToNewest() {
-    requestAnimationFrame(() => { scroller.scrollTop = scroller.scrollHeight; });
+    requestAnimationFrame(() => {
+      const last = messages.lastElementChild;
+      const tall = last && last.offsetHeight > scroller.clientHeight;
+      scroller.scrollTop = tall ? last.offsetTop - scroller.offsetTop : scroller.scrollHeight;
+    });
   }
 
   function addMessage(role) {
@@ -167,7 +171,7 @@
     if (more.length) {
       const details = element("details", "more-passages");
       details.appendChild(element("summary", "", "More passages (" + more.length + ")"));
-      const cards = element("ol", "sources");
+      const cards = element("ol", "more-sources");
       more.forEach((c) => cards.appendChild(card(c)));
       details.appendChild(cards);
       details.addEventListener("toggle", scrollToNewestIfLast(bubble));
