@@ -158,7 +158,7 @@ def _read(response, max_bytes: int, deadline: float, url: str) -> bytes:  # type
         if len(body) > max_bytes:
             raise ArticleError(f"{_short(url)} is over the {max_bytes / 1e6:.1f} MB limit for one article.")
         if time.monotonic() > deadline:
-            raise FetchError(f"{_short(url)} took longer than {TIMEOUT:.0f} seconds to send; try again later.")
+            raise FetchError(f"{_short(url)} took too long to send; try again later.")
     response.release_conn()
     return bytes(body)
 

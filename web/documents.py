@@ -148,5 +148,4 @@ def _wait(job_id: str) -> dict[str, Any]:
 
 def _entry(entry: Entry) -> dict[str, Any]:
     data = asdict(entry)
-    data["id"] = data.pop("doc_id")
-    return {"id": data["id"], **{k: v for k, v in data.items() if k != "id"}}
+    return {"id": data.pop("doc_id"), **data}
