@@ -224,7 +224,11 @@ def test_files_that_vanish_or_change_while_a_build_reads_them(tmp_path: Path):
     changed = [source for source, text in now.items() if source not in indexed or indexed[source].text != text]
     assert changed  # some files changed or came back after the first build read the folder
     second = run("rag", "build", "news", "--index", "idx", cwd=tmp_path)
-    assert second.returncode == 0 and second.stderr == "", second.stderr
+    assert second.returncode == 0, second.stderr
+    gone = [info.source for info in index.manifest.sources if info.source not in now]  # deleted since the first build
+    said = second.stderr.splitlines()
+    assert [line.split(" ")[1] for line in said] == gone and all(line.startswith("removed: ") for line in said)
+    assert f"{len(gone)} removed" in second.stdout
     assert f"({len(changed)} embedded, {len(now) - len(changed)} reused," in second.stdout
     rebuilt = load_index(tmp_path / "idx")
     current = load_articles([tmp_path / "news"])
