@@ -12,7 +12,7 @@ import bisect
 import dataclasses
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from .embedder import Embedder
 from .errors import BrokenIndexError
 from .index import Index, Manifest, SourceInfo, build_lock, index_exists, load_index, save_index, vector_index
 from .lexical import Bm25
+from .progress import Progress, counter
 from .sentences import Sentence, split_sentences
 from .settings import Settings
 from .tokens import ENCODING
@@ -72,8 +73,11 @@ class _Part:
 
 
 def build_index(articles: list[Article], embedder: Embedder, settings: Settings,
-                previous: Index | None = None, progress: bool = False) -> BuildReport:
-    """Chunk, split and embed ``articles``; reuse what ``previous`` already holds for unchanged ones."""
+                previous: Index | None = None, progress: Progress | None = None) -> BuildReport:
+    """Chunk, split and embed ``articles``; reuse what ``previous`` already holds for unchanged ones.
+
+    ``progress`` hears of articles read and of chunks embedded.
+    """
     started = time.perf_counter()
     reusable = previous is not None and previous.manifest.model == embedder.model_id \
         and previous.manifest.chunker == chunker_settings(settings)
@@ -81,6 +85,8 @@ def build_index(articles: list[Article], embedder: Embedder, settings: Settings,
     parts: list[_Part | None] = []
     fresh: list[tuple[int, list[Chunk], list[Sentence]]] = []
     embedded, reused = [], []
+    to_read = sum(1 for article in articles if previous is None or old.get(article.source) != article.digest)
+    read = counter(progress, "articles", to_read)
     for number, article in enumerate(articles):
         if previous is not None and old.get(article.source) == article.digest:
             parts.append(_reuse(previous, article.source))
@@ -91,18 +97,27 @@ def build_index(articles: list[Article], embedder: Embedder, settings: Settings,
             fresh.append((number, chunks, sentences))
             parts.append(None)
             embedded.append(article.source)
-    vectors = embedder.embed([chunk.text for _, chunks, _ in fresh for chunk in chunks], progress=progress)
+            if read:
+                read(1)
+    chunk_texts = [chunk.text for _, chunks, _ in fresh for chunk in chunks]
+    vectors = embedder.embed(chunk_texts, on_batch=counter(progress, "chunks", len(chunk_texts)))
     at = 0
     for number, chunks, sentences in fresh:
         parts[number] = _Part(chunks, sentences, vectors[at:at + len(chunks)])
         at += len(chunks)
-    index = _assemble(articles, [part for part in parts if part is not None], embedder, settings)
+    added = {info.source: info.added for info in previous.manifest.sources} if previous else {}
+    index = _assemble(articles, [part for part in parts if part is not None], embedder, settings, added)
     removed = sorted(set(old) - {a.source for a in articles})
     return BuildReport(index, embedded, reused, removed, time.perf_counter() - started)
 
 
-def _assemble(articles: list[Article], parts: list[_Part], embedder: Embedder, settings: Settings) -> Index:
-    """Concatenate the parts into one Index, numbering sentences across articles."""
+def _assemble(articles: list[Article], parts: list[_Part], embedder: Embedder, settings: Settings,
+              added: Mapping[str, str]) -> Index:
+    """Concatenate the parts into one Index, numbering sentences across articles.
+
+    ``added`` holds when each article already in the index was first added; new ones are added now.
+    """
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     dimension = embedder.dimension
     chunks: list[Chunk] = []
     sentences: list[Sentence] = []
@@ -122,13 +137,14 @@ def _assemble(articles: list[Article], parts: list[_Part], embedder: Embedder, s
         sentence_source += [number] * len(part.sentences)
         path = os.path.abspath(article.source) if os.path.exists(article.source) else None
         infos.append(SourceInfo(article.source, article.title, article.doc_id, article.digest, path,
-                                len(part.chunks), len(part.sentences)))
+                                len(part.chunks), len(part.sentences), len(article.text),
+                                added.get(article.source) or now))
     empty = np.zeros((0, dimension), np.float32)
     chunk_index, kind = vector_index(np.vstack([p.chunk_vectors for p in parts] + [empty]), dimension,
                                      settings.hnsw_from)
     manifest = Manifest(
         model=embedder.model_id, dimension=dimension, chunker=chunker_settings(settings), sources=infos,
-        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        built_at=now,
         counts={"articles": len(articles), "chunks": len(chunks), "sentences": len(sentences)}, vectors=kind)
     return Index(manifest, list(articles), chunks, sentences, sentence_source, chunk_sentences,
                  {article.source: n for n, article in enumerate(articles)}, chunk_index,
@@ -136,7 +152,7 @@ def _assemble(articles: list[Article], parts: list[_Part], embedder: Embedder, s
 
 
 def update_index(articles: list[Article], folder: Path, embedder: Embedder, settings: Settings,
-                 force: bool = False, say: Say | None = None, progress: bool = False) -> BuildReport:
+                 force: bool = False, say: Say | None = None, progress: Progress | None = None) -> BuildReport:
     """Build ``articles`` into ``folder`` under its lock and save atomically; return what was done."""
     with build_lock(folder, on_wait=say):
         previous = None

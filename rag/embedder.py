@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from .settings import DEFAULT_MODEL
 
 _DEFAULT_NAMES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 PROGRESS_FROM = 512
+STEP = 256  # texts per model call when progress is reported
 
 
 def model_id(name: str) -> str:
@@ -62,10 +64,14 @@ class Embedder:
         self.dimension = int(self.model.get_embedding_dimension() or 0)
         self.max_length = int(self.model.max_seq_length or 512)
 
-    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        """Return one L2-normalized float32 row per text."""
+    def embed(self, texts: list[str], progress: bool = False,
+              on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        """Return one L2-normalized float32 row per text; ``on_batch(n)`` is told as each ``n`` are done."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if on_batch is not None:
+            return np.vstack([_report(self.embed(texts[at:at + STEP]), on_batch)
+                              for at in range(0, len(texts), STEP)])
         vectors = self.model.encode(
             [prepare(text) for text in texts],
             batch_size=64,
@@ -135,6 +141,12 @@ def export_onnx(embedder: Embedder, folder: Path, format_name: str) -> bool:
     except Exception:
         shutil.rmtree(staging, ignore_errors=True)
         return False
+
+
+def _report(vectors: np.ndarray, on_batch: Callable[[int], None]) -> np.ndarray:
+    """Tell ``on_batch`` how many texts ``vectors`` holds, and return them."""
+    on_batch(len(vectors))
+    return vectors
 
 
 def _default_path() -> str:

@@ -32,7 +32,7 @@ import numpy as np
 
 from .articles import Article
 from .chunker import Chunk
-from .errors import BrokenIndexError, InputError, OldIndexError
+from .errors import BrokenIndexError, MissingArticleError, OldIndexError
 from .lexical import Bm25
 from .records import Records, write_records
 from .sentences import Sentence
@@ -54,6 +54,8 @@ class SourceInfo:
     path: str | None
     chunks: int
     sentences: int
+    characters: int = 0  # 0 in indexes built before this was recorded
+    added: str = ""  # when the article first came into the index (ISO 8601); "" if not recorded
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ class Index:
         """Return the chunk numbers ``(first, stop)`` of the article with this ``doc_id``; raise InputError if none."""
         number = self.article_number(doc_id)
         if number is None:
-            raise InputError(f"There is no article with id {doc_id[:40]!r} in this index; list the articles for their ids.")
+            raise MissingArticleError(f"There is no article with id {doc_id[:40]!r} in this index; list the articles "
+                                      "for their ids (`rag list`, GET /api/documents).")
         return int(self.chunk_starts[number]), int(self.chunk_starts[number + 1])
 
     def sentence_text(self, number: int) -> str:

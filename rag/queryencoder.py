@@ -8,6 +8,9 @@ imports and session take about 0.4 s instead of 6 s. Vectors match
 sentence-transformers' to a cosine of 0.9999 (tests/test_queryencoder.py).
 Only models whose pooling is a plain mean are exported; others keep using the
 Embedder. This module never imports torch.
+
+onnxruntime is imported, and its session made, on the first question in each
+process (``sessions.py``).
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .embedder import prepare
+from .sessions import LazySession
 
 FORMAT = "rag-onnx v1"
 BATCH = 8
@@ -38,27 +42,23 @@ def export_folder(model_id: str) -> Path:
 
 
 class OnnxEncoder:
-    """Encodes questions with an ONNX export; the same API as Embedder.encode."""
+    """Encodes questions with an ONNX export; the same API as Embedder.embed."""
 
     def __init__(self, folder: Path, threads: int = 0) -> None:
-        import onnxruntime
         from tokenizers import Tokenizer
 
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         if meta.get("format") != FORMAT:
             raise ValueError(f"unknown export format {meta.get('format')!r}")
+        if not (folder / "model.onnx").stat().st_size:
+            raise ValueError("the exported model is empty")
         self.model_id: str = meta["model_id"]
         self.dimension: int = int(meta["dimension"])
         self.max_length: int = int(meta["max_length"])
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_length)
         self.tokenizer.enable_padding()
-        options = onnxruntime.SessionOptions()
-        if threads > 0:
-            options.intra_op_num_threads = threads
-        options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options,
-                                                    providers=["CPUExecutionProvider"])
+        self.session = LazySession(folder / "model.onnx", threads)
 
     def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Return one mean-pooled, L2-normalized float32 row per text, as the Embedder does.
@@ -77,8 +77,8 @@ class OnnxEncoder:
         batch = self.tokenizer.encode_batch([prepare(text) for text in texts])
         ids = np.array([item.ids for item in batch], dtype=np.int64)
         mask = np.array([item.attention_mask for item in batch], dtype=np.int64)
-        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                         "token_type_ids": np.zeros_like(ids)})[0].astype(np.float32)
+        hidden = self.session.run({"input_ids": ids, "attention_mask": mask,
+                                   "token_type_ids": np.zeros_like(ids)})[0].astype(np.float32)
         pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
         return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 

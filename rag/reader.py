@@ -5,8 +5,9 @@ sentence (character offsets into the article), how likely the sentence is to
 hold the answer, and the window's no-answer score (the [CLS] position, as in
 SQuAD 2.0 systems). The model is our own (``training/``): MiniLM-L6 with a span
 head and a sentence head, shipped quantized as ONNX in ``rag/models/reader``
-with its tokenizer and a manifest checked on load. Runs on onnxruntime; this
-module never imports torch. Windowing (``windows``) is shared with training so
+with its tokenizer and a manifest checked on load. Runs on onnxruntime, its
+session opened on first use in each process (``sessions.py``); this module
+never imports torch. Windowing (``windows``) is shared with training so
 both sides cut text the same way. It reads; choosing what to answer is the
 answerer's job.
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
+from .sessions import LazySession
 
 FORMAT = "rag-reader v1"
 MAX_TOKENS = 192        # a window: [CLS] question [SEP] context [SEP]
@@ -223,28 +225,17 @@ class Reader:
     def __init__(self, folder: Path | None = None, threads: int = 0) -> None:
         folder = folder or default_folder()
         try:
-            import onnxruntime
-
             manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
             if manifest.get("format") != FORMAT:
                 raise ValueError(f"format {manifest.get('format')!r}")
-            model = (folder / "model.onnx").read_bytes()
-            if hashlib.sha256(model).hexdigest() != manifest["sha256"]:
+            if _sha256(folder / "model.onnx") != manifest["sha256"]:
                 raise ValueError("its sha256 does not match the manifest")
             self.info = ReaderInfo(manifest["format"], manifest["sha256"], int(manifest["max_tokens"]),
                                    dict(manifest.get("figures", {})))
             self.tokens = Tokens(folder / "tokenizer.json")
-            options = onnxruntime.SessionOptions()
-            if threads > 0:
-                options.intra_op_num_threads = threads
-                options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            self.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except Exception as error:  # a missing or damaged file, or the tokenizers library's own error
             raise ModelError(f"The reader model in {folder} could not be loaded ({error}); reinstall rag-news.") from None
-        except Exception as error:  # onnxruntime's own errors
-            raise ModelError(f"The reader model in {folder} could not be loaded ({type(error).__name__}); "
-                             "reinstall rag-news.") from None
+        self.session = LazySession(folder / "model.onnx", threads)
 
     def read(self, question: str, texts: list[Text]) -> list[Reading]:
         """Read every Text for ``question``; a Text longer than one window is read in several."""
@@ -263,10 +254,18 @@ class Reader:
             for row, n in enumerate(group):
                 size = len(batch[n].ids)
                 ids[row, :size], types[row, :size], mask[row, :size] = batch[n].ids, batch[n].type_ids, 1
-            out = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
+            out = self.session.run({"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
             for row, n in enumerate(group):
                 result[n] = out[row, :len(batch[n].ids)].astype(np.float32)
         return result
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def default_folder() -> Path:

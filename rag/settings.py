@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .articles import MAX_MEGABYTES
@@ -17,11 +17,21 @@ from .errors import InputError
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 
+def default_index_dir() -> Path:
+    """Return the index used when none is named: ``index`` in the user's data folder (platformdirs).
+
+    Example on Linux: ~/.local/share/rag-news/index (or under $XDG_DATA_HOME).
+    """
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("rag-news", appauthor=False)) / "index"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the library can be told; defaults are the measured best."""
 
-    index_dir: Path = Path("index/default")
+    index_dir: Path = field(default_factory=default_index_dir)
     model: str = DEFAULT_MODEL
     k: int = 3
     chunk_tokens: int = 128
@@ -40,11 +50,11 @@ class Settings:
             values["index_dir"] = Path(env["RAG_INDEX_DIR"])
         if env.get("RAG_EMBED_MODEL"):
             values["model"] = env["RAG_EMBED_MODEL"]
-        for field, name in (("k", "RAG_K"), ("chunk_tokens", "RAG_CHUNK_TOKENS"),
+        for key, name in (("k", "RAG_K"), ("chunk_tokens", "RAG_CHUNK_TOKENS"),
                             ("chunk_overlap", "RAG_CHUNK_OVERLAP"), ("threads", "RAG_THREADS"),
                             ("hnsw_from", "RAG_HNSW_FROM"), ("max_article_mb", "RAG_MAX_ARTICLE_MB")):
             if env.get(name):
-                values[field] = _parse_int(name, env[name])
+                values[key] = _parse_int(name, env[name])
         return cls(**values).checked()
 
     def checked(self) -> Settings:

@@ -20,6 +20,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache: Path)
         if name.startswith("RAG_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("RAG_CACHE_DIR", str(model_cache))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the default index lives in the user's data folder
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

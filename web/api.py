@@ -40,7 +40,10 @@ def ask() -> Response:
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise InputError("The field 'stream' must be true or false.")
-    answer = answer_to_dict(current_assistant().ask(question, k, _history(body.get("history", []))))
+    doc_id = body.get("doc_id")
+    if doc_id is not None and not isinstance(doc_id, str):
+        raise InputError("The field 'doc_id' must be a string: the id of one article, or left out for all.")
+    answer = answer_to_dict(current_assistant().ask(question, k, _history(body.get("history", [])), article=doc_id))
     if stream or request.accept_mimetypes.best == "text/event-stream":
         return Response(stream_with_context(_events(answer)), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -72,7 +75,8 @@ def health() -> Response:
 @api.get("/openapi.json")
 def openapi() -> Response:
     """Return the OpenAPI 3.1 description of this API."""
-    return jsonify(openapi_document(MAX_K, current_app.config["MAX_CONTENT_LENGTH"], current_app.config["MODEL_NAME"]))
+    return jsonify(openapi_document(MAX_K, current_app.config["MAX_CONTENT_LENGTH"],
+                                    current_app.config["MAX_DOCUMENT_BYTES"], current_app.config["MODEL_NAME"]))
 
 
 def json_object() -> dict[str, Any]:

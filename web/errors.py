@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from rag.errors import RagError
@@ -31,8 +31,18 @@ def is_api_path(path: str) -> bool:
     return path.startswith(("/api/", "/v1/")) or path == "/mcp" or path.startswith("/mcp/")
 
 
+_PAGES = {404: "There is no page here.", 405: "This page can't be used that way.",
+          500: "Something went wrong on the server."}
+
+
 class UnsupportedType(Exception):
     """The request body is not declared as JSON."""
+
+
+class UnsupportedMedia(RagError):
+    """The request body is neither JSON nor a form this endpoint reads."""
+
+    http_status = 415
 
 
 class NotFound(RagError):
@@ -64,7 +74,7 @@ class InvalidRequest(RagError):
 
 
 def register_errors(app: Flask) -> None:
-    """Install the error handlers for the API doors; pages keep Flask's plain error pages."""
+    """Install the error handlers for the API doors, and a styled page for every other path."""
 
     @app.errorhandler(RagError)
     def rag_error(error: RagError) -> Response:
@@ -76,9 +86,9 @@ def register_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
-        if not is_api_path(request.path):
-            return error
         status = error.code or 500
+        if not is_api_path(request.path):
+            return render_template("error.html", status=status, title=_PAGES.get(status, error.name)), status
         response = error_response(_MESSAGES.get(status, f"{error.name}."), status)
         allowed = getattr(error, "valid_methods", None)
         if allowed:
@@ -90,7 +100,7 @@ def register_errors(app: Flask) -> None:
         app.logger.exception("Unexpected error on %s %s", request.method, request.path)
         if is_api_path(request.path):
             return error_response("Something went wrong on the server; the error was logged.", 500)
-        return "Something went wrong on the server.", 500
+        return render_template("error.html", status=500, title=_PAGES[500]), 500
 
 
 def error_response(message: str, status: int, param: str | None = None, code: str | None = None) -> Response:

@@ -96,8 +96,10 @@ def _openai_part(max_k: int, max_bytes: int, model: str) -> tuple[dict[str, Any]
     return paths, schemas
 
 
-def openapi_document(max_k: int, max_bytes: int, model: str = "rag-news") -> dict[str, Any]:
-    """Return the OpenAPI document for limits ``max_k``, a body of at most ``max_bytes`` and the model name."""
+def openapi_document(max_k: int, max_bytes: int, max_document: int = 1024 * 1024, model: str = "rag-news"
+                     ) -> dict[str, Any]:
+    """Return the OpenAPI document for limits ``max_k``, a body of ``max_bytes``, articles of ``max_document``
+    and the model name."""
     citation = {
         "type": "object",
         "required": ["n", "source", "title", "doc_id", "start", "end", "text", "score"],
@@ -129,12 +131,30 @@ def openapi_document(max_k: int, max_bytes: int, model: str = "rag-news") -> dic
             "question": {"type": "string", "minLength": 1, "maxLength": 2000},
             "k": {"type": "integer", "minimum": 1, "maximum": max_k},
             "stream": {"type": "boolean", "description": "Answer as Server-Sent Events."},
+            "doc_id": {"type": "string", "description": "Answer from this one article only (an id from "
+                                                        "GET /api/documents); left out: all articles."},
             "history": {"type": "array", "maxItems": 50, "items": {
                 "type": "object", "required": ["role", "content"],
                 "properties": {"role": {"enum": ["user", "assistant"]}, "content": {"type": "string"}}}},
         },
     }
     openai_paths, openai_schemas = _openai_part(max_k, max_bytes, model)
+    entry = {
+        "type": "object", "required": ["id", "source", "title", "characters", "added", "chunks"],
+        "properties": {"id": {"type": "string"}, "source": {"type": "string"}, "title": {"type": "string"},
+                       "characters": {"type": "integer", "minimum": 0}, "added": {"type": "string"},
+                       "chunks": {"type": "integer", "minimum": 0},
+                       "already_indexed": {"type": "boolean", "description": "On an add: the same text was there."}},
+    }
+    job = {
+        "type": "object", "required": ["id", "state", "title", "stage", "done", "total", "document", "error"],
+        "properties": {"id": {"type": "string"}, "state": {"enum": ["queued", "running", "done", "failed"]},
+                       "title": {"type": "string"},
+                       "stage": {"type": "string", "description": "starting, articles, chunks, sentences, done."},
+                       "done": {"type": "integer"}, "total": {"type": "integer"},
+                       "document": {"oneOf": [{"$ref": "#/components/schemas/DocumentEntry"}, {"type": "null"}]},
+                       "error": {"type": ["string", "null"]}},
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "rag-news", "version": "1.0.0",
@@ -151,14 +171,87 @@ def openapi_document(max_k: int, max_bytes: int, model: str = "rag-news") -> dic
                                            "'citations', 'delta' and a final 'done' event holding the answer.",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Answer"}},
                                         "text/event-stream": {"schema": {"$ref": "#/components/schemas/Event"}}}},
-                    "400": _error("The question, k, stream or history is missing or invalid."),
+                    "400": _error("The question, k, stream, history or doc_id is missing or invalid."),
+                    "404": _error("No article has the doc_id given."),
                     "413": _error(f"The body is larger than {max_bytes} bytes."),
                     "401": _error("RAG_API_KEY is set and the X-API-Key header is missing or wrong."),
                     "415": _error("The body is not declared as application/json."),
                     "429": _error("RAG_RATE_LIMIT is set and this client went over it."),
                     "503": _error("The index or model is not usable."),
                 }}},
-            "/api/documents/{doc_id}": {"get": {
+            "/api/documents": {
+                "get": {
+                    "summary": "The index's articles: id, title, size, when added",
+                    "responses": {
+                        "200": {"description": "The list.", "content": {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/DocumentList"}}}},
+                        "401": _error("RAG_API_KEY is set (without RAG_PUBLIC_READS) and the key is missing or wrong."),
+                        "429": _error("RAG_RATE_LIMIT is set and this client went over it."),
+                    }},
+                "post": {
+                    "summary": "Add an article: pasted text, an uploaded .txt/.md/.html file, or a web page's URL",
+                    "description": "The article is read and checked at once, then indexed in a job; poll status_url. "
+                                   "With ?wait=1 the call waits (up to 50 s) and answers 201 with the document. "
+                                   "Nothing already indexed is removed. URLs: http(s) only, public addresses only "
+                                   "(checked after DNS and on every redirect), 15 s and the size limit.",
+                    "parameters": [{"name": "wait", "in": "query", "required": False,
+                                    "schema": {"enum": ["1", "true"]}}],
+                    "requestBody": {"required": True, "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/AddRequest"}},
+                        "multipart/form-data": {"schema": {
+                            "type": "object", "required": ["file"],
+                            "properties": {"file": {"type": "string", "format": "binary",
+                                                    "description": f"A .txt, .md or .html file of at most "
+                                                                   f"{max_document} bytes."}}}}}},
+                    "responses": {
+                        "201": {"description": "Indexed (with ?wait=1).", "content": {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/DocumentEntry"}}}},
+                        "202": {"description": "Being indexed; poll status_url.", "content": {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/Started"}}}},
+                        "400": _error("No text, url or file; an empty, binary or non-article file; a refused URL "
+                                      "(not http(s), or an address that is not public)."),
+                        "401": _error("RAG_API_KEY is set and the X-API-Key header is missing or wrong."),
+                        "413": _error(f"The body is larger than {max_document} bytes."),
+                        "415": _error("The body is neither JSON nor multipart/form-data."),
+                        "429": _error("RAG_RATE_LIMIT is set and this client went over it."),
+                        "502": _error("The web page could not be fetched (no answer, an error status, too slow)."),
+                        "503": _error("Too many articles are being added at once, or the index is not usable."),
+                    }}},
+            "/api/documents/jobs/{job_id}": {"get": {
+                "summary": "How far an add has got",
+                "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "The job.", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Job"}}}},
+                    "401": _error("RAG_API_KEY is set (without RAG_PUBLIC_READS) and the key is missing or wrong."),
+                    "404": _error("No job has this id (jobs are kept an hour)."),
+                    "429": _error("RAG_RATE_LIMIT is set and this client went over it."),
+                }}},
+            "/api/documents/{doc_id}/questions": {"get": {
+                "summary": "Suggested first questions, made of this article's headline and names, each answered by it",
+                "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "Up to three questions.", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["questions"],
+                        "properties": {"questions": {"type": "array", "items": {"type": "string"}}}}}}},
+                    "401": _error("RAG_API_KEY is set (without RAG_PUBLIC_READS) and the key is missing or wrong."),
+                    "404": _error("No article has this id."),
+                    "429": _error("RAG_RATE_LIMIT is set and this client went over it."),
+                }}},
+            "/api/documents/{doc_id}": {
+              "delete": {
+                "summary": "Remove an article from the index; every other article stays",
+                "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "Removed.", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["removed", "documents"],
+                        "properties": {"removed": {"$ref": "#/components/schemas/DocumentEntry"},
+                                       "documents": {"type": "integer", "description": "Articles left."}}}}}},
+                    "401": _error("RAG_API_KEY is set and the X-API-Key header is missing or wrong."),
+                    "404": _error("No article has this id."),
+                    "429": _error("RAG_RATE_LIMIT is set and this client went over it."),
+                }},
+              "get": {
                 "summary": "An article's full text, for highlighting citations",
                 "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {
@@ -187,6 +280,15 @@ def openapi_document(max_k: int, max_bytes: int, model: str = "rag-news") -> dic
             "Document": {"type": "object", "required": ["id", "source", "title", "text"],
                          "properties": {"id": {"type": "string"}, "source": {"type": "string"},
                                         "title": {"type": "string"}, "text": {"type": "string"}}},
+            "DocumentEntry": entry, "DocumentList": {
+                "type": "object", "required": ["documents"],
+                "properties": {"documents": {"type": "array", "items": {"$ref": "#/components/schemas/DocumentEntry"}}}},
+            "AddRequest": {"type": "object", "description": "Exactly one of text or url.",
+                           "properties": {"text": {"type": "string", "minLength": 1},
+                                          "title": {"type": "string", "maxLength": 300},
+                                          "url": {"type": "string", "format": "uri"}}},
+            "Job": job, "Started": {"type": "object", "required": ["job", "status_url"], "properties": {
+                "job": {"$ref": "#/components/schemas/Job"}, "status_url": {"type": "string"}}},
             "Health": {"type": "object", "required": ["status", "index", "model", "chunks", "sources"],
                        "properties": {"status": {"const": "ok"}, "index": {"type": "string"},
                                       "model": {"type": "string"}, "built_at": {"type": "string"},

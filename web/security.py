@@ -1,6 +1,7 @@
 """Response headers, CORS, the optional API key and the optional per-client rate limit.
 
-All of it is off or permissive by default; ``RAG_*`` settings turn it on.
+All of it is off or permissive by default; ``RAG_*`` settings turn it on. With ``RAG_API_KEY``
+every API call needs the key; with ``RAG_PUBLIC_READS`` too, only adding and removing articles do.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from flask_limiter.util import get_remote_address
 from .errors import Unauthorized, is_api_path
 
 OPEN_ENDPOINTS = {"api.health", "api.openapi"}
+WRITE_ENDPOINTS = {"documents.add", "documents.remove"}
 
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}")
@@ -31,11 +33,12 @@ def add_security(app: Flask) -> None:
                           application_limits=[str(app.config["RATE_LIMIT"])])
         limiter.request_filter(lambda: not is_api_path(request.path) or request.endpoint in OPEN_ENDPOINTS)
     key = str(app.config["API_KEY"] or "")
+    public_reads = bool(app.config["PUBLIC_READS"])
 
     @app.before_request
     def require_key() -> None:
         if not key or not is_api_path(request.path) or request.endpoint in OPEN_ENDPOINTS \
-                or request.method == "OPTIONS":
+                or request.method == "OPTIONS" or (public_reads and request.endpoint not in WRITE_ENDPOINTS):
             return
         given = request.headers.get("X-API-Key") or request.headers.get("Authorization", "").removeprefix("Bearer ")
         if not hmac.compare_digest(given.encode("utf-8"), key.encode("utf-8")):

@@ -35,11 +35,19 @@ def test_procfile_command_serves_and_stops_cleanly(tmp_path: Path, bundled_index
             with urllib.request.urlopen(request, timeout=30) as response:
                 answer = json.load(response)
             assert answer["found"] and "Le Drian" in answer["answer"]
+        add = urllib.request.Request(base + "/api/documents?wait=1", method="POST", headers={"Content-Type": "application/json"},
+                                     data=json.dumps({"text": "The ferry line closes in June, said Jonas Berg."}).encode())
+        with urllib.request.urlopen(add, timeout=120) as response:  # a worker loads torch and embeds
+            assert response.status == 201
     finally:
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=60)
     assert server.returncode == 0, output
     assert "Traceback" not in output
+    # every worker exits by itself: onnxruntime is never imported before the fork (see rag/queryencoder.py)
+    assert output.count("Worker exiting") == 2 and "Shutting down: Master" in output, output
+    for sign in ("SIGABRT", "SIGKILL", "terminate called", "std::system_error", "was sent"):
+        assert sign not in output, output
 
 
 def test_rag_serve_starts_the_development_server(tmp_path: Path, bundled_index_dir: Path, free_port: int):
