@@ -10,6 +10,7 @@ evidence it is given.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 from .index import Index
@@ -22,8 +23,9 @@ NOT_FOUND = "The article doesn't say."
 class Policy:
     """When to answer and how much to quote; tuned on the development sets (benchmarks/QUALITY.md)."""
 
-    answer_above: float = 0.0  # the best span's margin over no answer needed to answer
-    relevance: float = 0.5  # weight of the reader's sentence score when choosing the quoted sentence
+    answer_above: float = -3.0  # the best span's margin over no answer needed to answer
+    relevance: float = 1.0  # weight of the reader's sentence score when choosing the quoted sentence
+    rank: float = 0.5  # weight of the passage's retrieval rank (its logarithm) against the reader's scores
     second_within: float = 1.0  # quote a second sentence when its score is this close to the first
     max_quoted: int = 2
     headline_words: int = 12  # a longer short answer (a quotation, a clause) is not repeated above its sentence
@@ -53,6 +55,8 @@ class Answer:
     found: bool
     citations: tuple[Citation, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
+    short_start: int | None = None  # the short answer is text[short_start:short_end] of citation [1]'s article
+    short_end: int | None = None
 
 
 def compose_answer(question: str, findings: Findings, index: Index, k: int = 3, policy: Policy = Policy()) -> Answer:
@@ -61,8 +65,9 @@ def compose_answer(question: str, findings: Findings, index: Index, k: int = 3, 
         return Answer(question, NOT_FOUND, None, False)
     ranked = sorted(findings.evidence, key=lambda e: (-score(e, policy), e.passage.rank, e.start))
     top = score(ranked[0], policy)
-    quoted_count = 1 + sum(1 for e in ranked[1:policy.max_quoted] if score(e, policy) >= top - policy.second_within)
-    chosen = ranked[:max(k, quoted_count)]
+    quoted_count = min(k, 1 + sum(1 for e in ranked[1:policy.max_quoted]
+                                  if score(e, policy) >= top - policy.second_within))
+    chosen = ranked[:k]
     citations = []
     for n, evidence in enumerate(chosen, start=1):
         passage = evidence.passage
@@ -73,12 +78,13 @@ def compose_answer(question: str, findings: Findings, index: Index, k: int = 3, 
     short = index.article(best.passage.chunk.source).text[best.span_start:best.span_end]
     quoted = " ".join(f"{c.text} [{c.n}]" for c in citations[:quoted_count])
     answer = f"{short}\n\n{quoted}" if len(short.split()) <= policy.headline_words else quoted
-    return Answer(question, answer, short, True, tuple(citations))
+    return Answer(question, answer, short, True, tuple(citations), {}, best.span_start, best.span_end)
 
 
 def score(evidence: Evidence, policy: Policy) -> float:
-    """Return how well ``evidence`` answers: the reader's span score plus its weighted sentence score."""
-    return evidence.span + policy.relevance * evidence.relevance
+    """Return how well ``evidence`` answers: the reader's span and sentence scores, less a share for a passage
+    the retriever ranked lower."""
+    return evidence.span + policy.relevance * evidence.relevance - policy.rank * math.log(evidence.passage.rank)
 
 
 def answer_to_dict(answer: Answer) -> dict[str, object]:

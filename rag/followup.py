@@ -5,7 +5,9 @@ it did. When a question leans on earlier turns (a pronoun, "what about ...",
 very few content words), the last user question is appended to it. The
 pipeline then reads the passages found for both the question alone and the
 condensed one, and keeps the clearer answer, so a complete question is never
-answered from the previous topic. Nothing is invented: the query only ever
+answered from the previous topic. A question with nothing of its own to look
+for ("When?") borrows the previous question with its question word swapped,
+or else is looked up only through the conversation. Nothing is invented: the query only ever
 holds words the user typed.
 """
 from __future__ import annotations
@@ -23,6 +25,30 @@ _LEANS_BACK = re.compile(
     r"\b(they|them|their|theirs|it|its|he|him|his|she|her|hers|this|that|these|those|there|then|such|the same)\b"
     r"|^\s*(and|also|what about|how about|why|and why)\b",
     re.IGNORECASE)
+
+
+_ASKING = frozenset(terms("what when where who whom whose which why how"))
+
+
+def asks_something(question: str) -> bool:
+    """Return whether ``question`` names anything to look for beyond a question word ("When?" does not)."""
+    return bool(set(terms(question)) - _ASKING)
+
+
+_QUESTION_WORD = re.compile(r"\b(what|when|where|who|whom|whose|which|why|how)\b", re.IGNORECASE)
+
+
+def fill_in(question: str, history: Sequence[Turn]) -> str:
+    """Return a bare follow-up ("When?") as the previous question with its question word swapped, else
+    ``question``: after "Where will the ministers meet?", "When?" reads "When will the ministers meet?"."""
+    earlier = [turn.content.strip() for turn in history if turn.role == "user" and turn.content.strip()]
+    asked = _QUESTION_WORD.search(question)
+    if asks_something(question) or not earlier or asked is None:
+        return question
+    previous = _QUESTION_WORD.match(earlier[-1])
+    if previous is None:
+        return question
+    return asked.group(1).capitalize() + earlier[-1][previous.end():]
 
 
 @dataclass(frozen=True)

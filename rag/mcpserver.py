@@ -100,6 +100,8 @@ class AskResult(BaseModel):
     short_answer: str | None = Field(description="A few words that answer the question, quoted, or null.")
     found: bool = Field(description="False when the articles do not answer the question.")
     citations: list[Cited] = Field(description="One entry per [n] marker, best first.")
+    short_start: int | None = Field(default=None, description="Where short_answer starts in citation 1's article.")
+    short_end: int | None = Field(default=None, description="Where it ends: text[short_start:short_end].")
 
 
 class Passage(Quoted):
@@ -221,7 +223,8 @@ def make_server(assistant: Assistant) -> RagMCPServer:
         return AskResult(answer=answer.answer, short_answer=answer.short_answer, found=answer.found,
                          citations=[Cited(n=c.n, doc_id=c.doc_id, title=c.title, source=c.source,
                                           uri=article_uri(c.doc_id), start=c.start, end=c.end, text=c.text,
-                                          score=c.score) for c in answer.citations])
+                                          score=c.score) for c in answer.citations],
+                         short_start=answer.short_start, short_end=answer.short_end)
 
     @server.tool(name="search", title="Search the articles", description=SEARCH, annotations=read_only)
     def search_passages(query: Annotated[str, Field(description="What to look for.")], k: K = 5,

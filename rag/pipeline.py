@@ -6,6 +6,8 @@ is built from the bundled article on first use.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import threading
 import time
 import unicodedata
@@ -18,7 +20,7 @@ from .articles import BUNDLED_NAME, Article, bundled_article, read_article
 from .build import stale_reason, update_index
 from .embedder import Embedder, export_onnx, model_id
 from .errors import ArticleError, BrokenIndexError, InputError, OldIndexError
-from .followup import Turn, check_history, condense
+from .followup import Turn, asks_something, check_history, condense, fill_in
 from .index import Index, index_exists, live_version, load_index, old_articles, read_manifest
 from .queryencoder import FORMAT as ONNX_FORMAT
 from .queryencoder import OnnxEncoder, export_folder, load_onnx_encoder
@@ -200,18 +202,18 @@ class Assistant:
             raise InputError("k must be a whole number between 1 and 50.")
         loaded = self._loaded  # one consistent index + retriever for this question
         within = None if article is None else loaded.index.article_chunks(article)
-        queries = [question] + [q for q in [condense(question, history)] if q != question]
+        asked = fill_in(question, history)
+        queries = [q for q in dict.fromkeys([asked, condense(asked, history)]) if asks_something(q)]
         timings = {"embed": 0.0, "retrieve": 0.0, "read": 0.0}
         best: Findings | None = None
         for query in queries:
-            findings = self._find(question, query, max(k, PASSAGES), within, loaded, timings)
+            findings = self._find(asked, query, max(k, PASSAGES), within, loaded, timings)
             if best is None or findings.margin > best.margin:
                 best = findings
-        assert best is not None
+        best = best or Findings((), 0.0, 0)  # nothing to look for: declined
         answer = compose_answer(question, best, loaded.index, k, self.policy)
         timings["total"] = (time.perf_counter() - started) * 1000
-        return Answer(answer.question, answer.answer, answer.short_answer, answer.found, answer.citations,
-                      {name: round(value, 2) for name, value in timings.items()})
+        return dataclasses.replace(answer, timings_ms={name: round(value, 2) for name, value in timings.items()})
 
     def _find(self, question: str, query: str, depth: int, within: tuple[int, int] | None, loaded: _Loaded,
               timings: dict[str, float]) -> Findings:

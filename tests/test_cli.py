@@ -200,15 +200,20 @@ def test_files_that_vanish_or_change_while_a_build_reads_them(tmp_path: Path):
 
     racer = threading.Thread(target=churn)
     racer.start()
-    try:
-        first = run("rag", "build", "news", "--index", "idx", cwd=tmp_path)
+    try:  # the race is real, so a build may by chance read every file it listed: allow three tries
+        for _ in range(3):
+            shutil.rmtree(tmp_path / "idx", ignore_errors=True)
+            first = run("rag", "build", "news", "--index", "idx", cwd=tmp_path)
+            assert first.returncode == 0, first.stderr
+            notes = [line for line in first.stderr.splitlines() if line.startswith("skipped: ")]
+            assert [line for line in first.stderr.splitlines() if line not in notes] == []
+            if any(line.startswith("skipped: There is no file at news/") for line in notes):
+                break
+        else:
+            raise AssertionError("no build saw a file vanish between listing and reading it")
     finally:
         stop.set()
         racer.join()
-    assert first.returncode == 0, first.stderr
-    notes = [line for line in first.stderr.splitlines() if line.startswith("skipped: ")]
-    assert [line for line in first.stderr.splitlines() if line not in notes] == []
-    assert any(line.startswith("skipped: There is no file at news/") for line in notes)
     assert all(line.endswith(".") and line.count(". ") == 0 for line in notes)
     index = load_index(tmp_path / "idx")
     indexed = {article.source: article for article in index.articles}

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from rag.errors import InputError
-from rag.followup import Turn, check_history, condense
+from rag.followup import Turn, check_history, condense, fill_in
 
 EARLIER = [Turn("user", "What will US special operations forces do?"), Turn("assistant", "They deploy in December.")]
 
@@ -43,3 +43,22 @@ def test_history_changes_what_a_bare_follow_up_finds(assistant):
     followed = assistant.ask("When?", history=[Turn("user", "Where will the 27 defense ministers meet?")])
     assert not alone.found
     assert followed.found and "three weeks" in followed.answer and followed.question == "When?"
+
+
+def test_a_complete_question_is_not_answered_from_the_previous_topic(assistant):
+    london = "Where will the core nations hold their follow-up meeting?"
+    assert "London" in assistant.ask(london).answer
+    answer = assistant.ask("Who chaired the Paris meeting?", history=[Turn("user", london)])
+    assert answer.found and "co-chaired" in answer.citations[0].text
+    assert all("London" not in citation.text for citation in answer.citations)
+
+
+@pytest.mark.parametrize("question, earlier, expected", [
+    ("When?", "Where will the ministers meet?", "When will the ministers meet?"),
+    ("and why?", "How did the plan change?", "Why did the plan change?"),
+    ("When?", "Tell me about the plan.", "When?"),
+    ("When will they meet?", "Where will the ministers meet?", "When will they meet?"),
+])
+def test_a_bare_question_word_borrows_the_previous_question(question: str, earlier: str, expected: str):
+    assert fill_in(question, [Turn("user", earlier), Turn("assistant", "Somewhere.")]) == expected
+    assert fill_in(question, []) == question

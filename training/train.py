@@ -99,8 +99,11 @@ def batches(groups: list[Group], windows_per_batch: int, rng: random.Random) -> 
 
 
 def train(config: Config, groups: list[Group], dev: tuple[list[Paragraph], list[Question], dict[str, list[str]]],
-          tokens: Tokens, folder: Path, resume: bool = False) -> ReaderNet:
-    """Train a reader on ``groups``; write checkpoints and dev figures into ``folder``; return the net."""
+          tokens: Tokens, folder: Path, resume: bool = False, stop_at: int = 0) -> ReaderNet:
+    """Train a reader on ``groups``; write checkpoints and dev figures into ``folder``; return the net.
+
+    ``stop_at`` ends the run early at that step (with a checkpoint) without changing its schedule, so a later
+    ``resume`` with a shorter ``max_steps`` reproduces a run whose plan was cut short."""
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     folder.mkdir(parents=True, exist_ok=True)
@@ -136,7 +139,7 @@ def train(config: Config, groups: list[Group], dev: tuple[list[Paragraph], list[
         for number, batch in enumerate(batches(groups, config.windows_per_batch, rng)):
             if number < skip:
                 continue
-            if step >= total:
+            if step >= total or (stop_at and step >= stop_at):
                 break
             started = time.perf_counter()
             ids, mask, types = batch_tensors(batch)
@@ -151,7 +154,8 @@ def train(config: Config, groups: list[Group], dev: tuple[list[Paragraph], list[
             if step % 20 == 0:
                 _write(log, {"step": step, "loss": round(float(value), 4), **{k: round(v, 4) for k, v in parts.items()},
                              "lr": schedule.get_last_lr()[0], "seconds": round(seconds, 1)})
-            if time.monotonic() - last_checkpoint > config.checkpoint_minutes * 60 or step >= total:
+            if (time.monotonic() - last_checkpoint > config.checkpoint_minutes * 60 or step >= total
+                    or step == stop_at):
                 _save(checkpoint, net, optimizer, schedule, step, epoch, seconds)
                 figures = evaluate(net, dev, tokens, config.dev_questions)
                 _write(log, {"event": "checkpoint", "step": step, "seconds": round(seconds, 1),
@@ -161,6 +165,8 @@ def train(config: Config, groups: list[Group], dev: tuple[list[Paragraph], list[
                 last_checkpoint = time.monotonic()
         else:
             epoch += 1
+            continue
+        break
     log.close()
     return net
 

@@ -114,7 +114,8 @@ def openapi_document(max_k: int, max_bytes: int, max_document: int = 1024 * 1024
     }
     answer = {
         "type": "object",
-        "required": ["question", "answer", "short_answer", "found", "citations", "timings_ms"],
+        "required": ["question", "answer", "short_answer", "found", "citations", "timings_ms", "short_start",
+                     "short_end"],
         "properties": {
             "question": {"type": "string"},
             "answer": {"type": "string", "description": "The whole grounded answer with [n] markers."},
@@ -122,6 +123,10 @@ def openapi_document(max_k: int, max_bytes: int, max_document: int = 1024 * 1024
             "found": {"type": "boolean", "description": "False when the articles do not say."},
             "citations": {"type": "array", "items": {"$ref": "#/components/schemas/Citation"}},
             "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
+            "short_start": {"type": ["integer", "null"], "minimum": 0,
+                            "description": "Where the short answer starts in the article of citation 1, or null."},
+            "short_end": {"type": ["integer", "null"], "minimum": 0,
+                          "description": "Where it ends: text[short_start:short_end] == short_answer."},
         },
     }
     ask_request = {

@@ -105,7 +105,7 @@ def test_extra_body_k_and_article(sdk: OpenAI):
     ({"n": 2}, openai.BadRequestError, "n", "Only one choice"),
     ({"extra_body": {"k": "3"}}, openai.BadRequestError, "k", "'k' must be a whole number"),
     ({"extra_body": {"k": 0}}, openai.BadRequestError, "k", "'k' must be a whole number"),
-    ({"extra_body": {"article": "nope"}}, openai.BadRequestError, None, "no article with id 'nope'"),
+    ({"extra_body": {"article": "nope"}}, openai.NotFoundError, None, "no article with id 'nope'"),
     ({"extra_body": {"stream_options": "yes"}}, openai.BadRequestError, "stream_options", "must be an object"),
 ])
 def test_every_error_is_an_openai_error_object(sdk: OpenAI, request_options: dict, error: type, param, words: str):
