@@ -177,6 +177,8 @@ def smoke(args: argparse.Namespace) -> int:
     args.max_steps = args.max_steps or 3
     args.windows_per_batch = 8
     args.checkpoint_minutes = 1e9
+    if args.out == SHIPPED:  # a smoke run never replaces the shipped model
+        args.out = args.run / "smoke-reader"
     run_training(args)
     export(args)
     from rag.reader import Reader, Text
