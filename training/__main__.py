@@ -170,6 +170,20 @@ def export(args: argparse.Namespace) -> dict[str, object]:
     return info
 
 
+def _commands(log: list[dict], run: Path) -> list[str]:  # type: ignore[type-arg]
+    """Return the commands that reproduce this run's schedule, from its log's start events (a plan cut short
+    and resumed with fewer steps becomes a --stop-at run plus a --resume run)."""
+    starts = [row for row in log if row.get("event") == "start"]
+    commands = ["python -m training prepare"]
+    for number, row in enumerate(starts):
+        plan = f"--max-steps {row['total_steps']}"
+        stop = f" --stop-at {starts[number + 1]['step']}" if number + 1 < len(starts) else ""
+        resume = " --resume" if row["step"] else ""
+        commands.append(f"python -m training train --run {run.as_posix()} {plan}{stop}{resume}")
+    commands.append(f"python -m training export --run {run.as_posix()}")
+    return commands
+
+
 def smoke(args: argparse.Namespace) -> int:
     """Train a few steps on a few examples, export, quantize, load with the runtime Reader."""
     args.limit = args.limit or 40
@@ -195,16 +209,3 @@ def smoke(args: argparse.Namespace) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-
-def _commands(log: list[dict], run: Path) -> list[str]:  # type: ignore[type-arg]
-    """Return the commands that reproduce this run's schedule, from its log's start events (a plan cut short
-    and resumed with fewer steps becomes a --stop-at run plus a --resume run)."""
-    starts = [row for row in log if row.get("event") == "start"]
-    commands = ["python -m training prepare"]
-    for number, row in enumerate(starts):
-        plan = f"--max-steps {row['total_steps']}"
-        stop = f" --stop-at {starts[number + 1]['step']}" if number + 1 < len(starts) else ""
-        resume = " --resume" if row["step"] else ""
-        commands.append(f"python -m training train --run {run.as_posix()} {plan}{stop}{resume}")
-    commands.append(f"python -m training export --run {run.as_posix()}")
-    return commands

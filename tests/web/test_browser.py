@@ -48,6 +48,8 @@ def ask(page: Page, question: str, answers_before: int) -> None:
     page.fill("#question", question)
     page.keyboard.press("Enter")
     expect(page.locator(".message.assistant:not(.working)")).to_have_count(answers_before + 1, timeout=30_000)
+    expect(page.locator("#status")).not_to_have_text("Working on your question\u2026", timeout=30_000)
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
 
 def test_ask_and_see_the_answer(page: Page, artifacts: Path):

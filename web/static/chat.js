@@ -268,6 +268,7 @@
       }
       if (!final) throw new Error("The answer was cut off; try again.");
       renderAnswer(bubble, final);
+      scrollToNewest();
       conversation.push({ question, answer: final });
       save();
       status.textContent = final.found ? "Answered." : "The article doesn't say.";
