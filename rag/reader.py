@@ -159,6 +159,27 @@ def best_spans(start_logits: np.ndarray, end_logits: np.ndarray, sentence_of: np
     return best
 
 
+_JOINERS = "-'\u2019.,:/"
+
+
+def word_edges(text: str, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return which tokens may start and which may end an answer: not inside a word ("co" of "co-chaired",
+    "2" of "2.4", "Carter" of "Carter's" never end one)."""
+    def inside(at: int) -> bool:
+        if at <= 0 or at >= len(text):
+            return False
+        before, after = text[at - 1], text[at]
+        if before.isalnum() and after.isalnum():
+            return True
+        if after in _JOINERS and before.isalnum() and at + 1 < len(text) and text[at + 1].isalnum():
+            return True
+        return before in _JOINERS and after.isalnum() and at >= 2 and text[at - 2].isalnum()
+
+    starts = np.array([not inside(int(at)) for at in offsets[:, 0]], dtype=bool)
+    ends = np.array([not inside(int(at)) for at in offsets[:, 1]], dtype=bool)
+    return starts, ends
+
+
 def sentence_of_tokens(offsets: np.ndarray, sentences: tuple[tuple[int, int], ...]) -> np.ndarray:
     """Return the number of the sentence each token lies in (by its first character), -1 for none."""
     if not len(offsets) or not sentences:
@@ -190,7 +211,10 @@ def decode(texts: list[Text], pieces: list[tuple[int, Window]], outputs: list[np
         context = rows[window.first:window.first + len(window.offsets)]
         no_answer[number] = max(no_answer[number], float(rows[0, 0] + rows[0, 1]))
         owner = sentence_of_tokens(window.offsets, text.sentences)
-        for sentence, (score, first, last) in best_spans(context[:, 0], context[:, 1], owner).items():
+        can_start, can_end = word_edges(text.text, window.offsets)
+        starts = np.where(can_start, context[:, 0], -np.inf)
+        ends = np.where(can_end, context[:, 1], -np.inf)
+        for sentence, (score, first, last) in best_spans(starts, ends, owner).items():
             relevance = float(context[owner == sentence, 2].mean())
             old = found[number].get(sentence)
             if old is None or score > old.span:

@@ -140,3 +140,15 @@ def test_reading_a_long_text_in_windows_keeps_offsets_into_the_whole_text():
     reading = reader.read("Who opened the works?", [Text(article, 0, len(article), sentences)])[0]
     assert reading.best is not None
     assert "Ana Ruiz" in article[reading.best.span_start:reading.best.span_end]
+
+
+def test_answers_start_and_end_at_word_edges():
+    from rag.reader import word_edges
+
+    text = "Le Drian co-chaired it; it cost 2.4 billion, Carter's plan."
+    words = [(0, 2), (3, 8), (9, 11), (11, 12), (12, 19), (20, 22), (22, 23), (24, 26), (27, 31), (32, 33),
+             (33, 34), (34, 35), (36, 43), (43, 44), (45, 51), (51, 52), (52, 53), (54, 58), (58, 59)]
+    starts, ends = word_edges(text, np.array(words))
+    pieces = [text[a:b] for a, b in words]
+    assert [p for p, ok in zip(pieces, ends) if not ok] == ["co", "-", "2", ".", "Carter", "'"]
+    assert [p for p, ok in zip(pieces, starts) if not ok] == ["-", "chaired", ".", "4", "'", "s"]
