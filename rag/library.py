@@ -11,7 +11,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 
@@ -127,6 +127,11 @@ def find_articles(manifest: Manifest, keys: Sequence[str]) -> list[SourceInfo]:
         absolute = str(Path(key).absolute()) if key else ""
         matches = [info.source for info in manifest.sources
                    if key in (info.doc_id, info.source) or (info.path and info.path == absolute)]
+        if not matches and key:  # a bare file name, if it names one article
+            matches = [info.source for info in manifest.sources if PurePath(info.source).name == key]
+            if len(matches) > 1:
+                raise InputError(f"{key[:200]!r} is the name of {len(matches)} articles; name one by its id "
+                                 "or path (see `rag list`).")
         if not matches:
             raise MissingArticleError(f"No indexed article has the id, name or path {key[:200]!r}; "
                                       "see `rag list` or GET /api/documents.")

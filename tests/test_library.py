@@ -132,3 +132,18 @@ def test_pasted_text_gets_a_title():
     for bad in ("", "   \n", None):
         with pytest.raises(InputError):
             article_from_text(bad)  # type: ignore[arg-type]
+
+
+def test_an_article_added_by_its_path_is_removed_by_its_file_name(tmp_path: Path, embedder):
+    from rag.errors import InputError
+
+    folder = tmp_path / "index"
+    stories = [make_article(f"# Story {n}\n\nThe council of town {n} met on day {n}.", f"/news/{part}/story.txt")
+               for n, part in enumerate(["a", "b"])]
+    update_index([BRIDGE, *stories], folder, embedder, Settings(index_dir=folder))
+    with pytest.raises(InputError, match="'story.txt' is the name of 2 articles"):
+        remove_articles(["story.txt"], folder, lambda: embedder, Settings(index_dir=folder))
+    assert sources(folder) == ["bridge.txt", "/news/a/story.txt", "/news/b/story.txt"]
+    remove_articles(["/news/b/story.txt"], folder, lambda: embedder, Settings(index_dir=folder))
+    remove_articles(["story.txt"], folder, lambda: embedder, Settings(index_dir=folder))
+    assert sources(folder) == ["bridge.txt"]
