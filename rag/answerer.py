@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .index import Index
 from .retriever import Passage, ScoredSentence
 from .questions import accepted_labels
 from .shortanswer import pick_short_answer
+from .stores import Snapshot
 
 NOT_FOUND = "The article doesn't say."
 
@@ -56,7 +56,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-def compose_answer(question: str, passages: list[Passage], index: Index, k: int = 3,
+def compose_answer(question: str, passages: list[Passage], index: Snapshot, k: int = 3,
                    policy: Policy = Policy()) -> Answer:
     """Quote the best one or two sentences and cite up to ``k`` in all, best first; or decline."""
     ranked = _best_sentences(passages)
@@ -79,11 +79,11 @@ def compose_answer(question: str, passages: list[Passage], index: Index, k: int 
     return Answer(question, answer, short, True, tuple(citations))
 
 
-def _short_answer(question: str, quoted: list[tuple[ScoredSentence, Passage]], index: Index) -> tuple[str | None, bool]:
+def _short_answer(question: str, quoted: list[tuple[ScoredSentence, Passage]], index: Snapshot) -> tuple[str | None, bool]:
     """Return the short answer from the first quoted sentence that has one, and whether a typed question found none."""
     for sentence, passage in quoted:
         text = index.article(passage.chunk.source).text
-        span = pick_short_answer(question, text, sentence.start, sentence.end, index.sentences[sentence.number].mentions)
+        span = pick_short_answer(question, text, sentence.start, sentence.end, index.sentence(sentence.number).mentions)
         if span:
             return text[span[0]:span[1]], False
     return None, bool(accepted_labels(question))

@@ -32,13 +32,15 @@ def _ask_parser(prog: str) -> _Parser:
     parser.add_argument("question", help="the question, or - to read one question per line from standard input")
     parser.add_argument("--json", action="store_true", help="print one JSON object per answer")
     parser.add_argument("--index", type=Path, help="index folder (default: RAG_INDEX_DIR or index/default)")
+    parser.add_argument("--db", metavar="URL", help="answer from the index in this Postgres database (RAG_DATABASE_URL)")
     parser.add_argument("-k", type=int, help="how many citations at most (1-50, default 3)")
     parser.add_argument("--model", help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2)")
     return parser
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env().replace(index_dir=args.index, model=getattr(args, "model", None),
+    return Settings.from_env().replace(index_dir=args.index, database_url=getattr(args, "db", None),
+                                       model=getattr(args, "model", None),
                                        k=getattr(args, "k", None),
                                        chunk_tokens=getattr(args, "chunk_tokens", None),
                                        chunk_overlap=getattr(args, "chunk_overlap", None))
@@ -86,18 +88,25 @@ def _render(answer: Any) -> str:
 
 def _run_build(args: argparse.Namespace) -> int:
     from .articles import load_articles
-    from .build import update_index
     from .embedder import Embedder
+    from .stores import open_store
 
     settings = _settings(args)
-    articles = load_articles(args.paths, on_skip=lambda message: _say(f"skipped: {message}"),
-                             max_megabytes=settings.max_article_mb)
-    embedder = Embedder(settings.model)
-    report = update_index(articles, settings.index_dir, embedder, settings, force=args.force, say=_say,
-                          progress=sys.stderr.isatty())
+    if args.ray and not settings.database_url:
+        raise InputError("--ray builds into a database; give --db URL or set RAG_DATABASE_URL.")
+    store = open_store(settings)
+    if args.ray:
+        from .raybuild import update_on_ray
+
+        report = update_on_ray(args.paths, store, settings, args.ray, force=args.force, say=_say)
+    else:
+        articles = load_articles(args.paths, on_skip=lambda message: _say(f"skipped: {message}"),
+                                 max_megabytes=settings.max_article_mb)
+        report = store.update(articles, Embedder(settings.model), settings, force=args.force, say=_say,
+                              progress=sys.stderr.isatty())
     counts = report.index.manifest.counts
     print(f"Indexed {counts['articles']} article(s), {counts['chunks']} chunks, {counts['sentences']} sentences "
-          f"in {settings.index_dir} ({len(report.embedded)} embedded, {len(report.reused)} reused, "
+          f"in {store.name} ({len(report.embedded)} embedded, {len(report.reused)} reused, "
           f"{report.seconds:.1f} s).")
     return 0
 
@@ -105,16 +114,16 @@ def _run_build(args: argparse.Namespace) -> int:
 def _run_info(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from .index import read_manifest
+    from .stores import open_store
 
-    settings = _settings(args)
-    manifest = read_manifest(settings.index_dir)
+    store = open_store(_settings(args))
+    manifest = store.read_manifest()
     if args.json:
         print(json.dumps(asdict(manifest), ensure_ascii=False, indent=2))
         return 0
-    print(f"Index:    {settings.index_dir}")
+    print(f"Index:    {store.name}")
     print(f"Built:    {manifest.built_at}")
-    print(f"Model:    {manifest.model} ({manifest.dimension} dimensions, {manifest.vectors} FAISS index, "
+    print(f"Model:    {manifest.model} ({manifest.dimension} dimensions, {manifest.vectors} vector index, "
           f"sentence vectors {manifest.sentence_vectors})")
     print(f"Chunker:  {', '.join(f'{k}={v}' for k, v in manifest.chunker.items())}")
     print(f"Contents: {', '.join(f'{v} {k}' for k, v in manifest.counts.items())}")
@@ -124,6 +133,7 @@ def _run_info(args: argparse.Namespace) -> int:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
+    import dataclasses
     import tempfile
 
     from .articles import load_articles
@@ -136,10 +146,11 @@ def _run_eval(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as scratch:
         if args.corpus:
-            settings = settings.replace(index_dir=Path(scratch) / "index")
+            settings = dataclasses.replace(settings, index_dir=Path(scratch) / "index", database_url="")
             articles = load_articles(args.corpus, max_megabytes=settings.max_article_mb)
             update_index(articles, settings.index_dir, Embedder(settings.model), settings, say=_say)
-        assistant = Assistant(settings, say=_say, build_missing=args.index is None and not args.corpus)
+        assistant = Assistant(settings, say=_say,
+                              build_missing=args.index is None and not args.corpus and not settings.database_url)
         report = evaluate(assistant, questions, k=args.k or 5)
     figures = report_to_dict(report)
     if args.json:
@@ -155,11 +166,15 @@ def _run_eval(args: argparse.Namespace) -> int:
 def _run_serve(args: argparse.Namespace) -> int:
     import os
 
-    from .index import read_manifest
+    from .stores import open_store
 
+    settings = _settings(args)
+    if args.index is not None or settings.database_url:
+        open_store(settings).read_manifest()  # a named index must exist; only the default one is built on first use
     if args.index is not None:
-        read_manifest(args.index)  # a named index must exist; only the default one is built on first use
         os.environ["RAG_INDEX_DIR"] = str(args.index)
+    if args.db:
+        os.environ["RAG_DATABASE_URL"] = args.db
     from web import create_app
 
     app = create_app()
@@ -177,16 +192,21 @@ def _rag_parser() -> _Parser:
     build.add_argument("--model", help="sentence-transformers model name or folder")
     build.add_argument("--chunk-tokens", type=int, help="chunk size in cl100k tokens (default 128)")
     build.add_argument("--chunk-overlap", type=int, help="tokens of whole sentences shared by neighbours (default 32)")
+    build.add_argument("--db", metavar="URL", help="build into this Postgres database instead (RAG_DATABASE_URL)")
+    build.add_argument("--ray", metavar="auto|ADDRESS",
+                       help="read, split and embed on a Ray cluster (with --db; pip install 'rag-news[ray]')")
     build.add_argument("--force", action="store_true", help="re-embed everything, ignoring the old index")
     build.set_defaults(run=_run_build)
     info = commands.add_parser("info", help="show what an index holds")
     info.add_argument("--index", type=Path, help="index folder (default: RAG_INDEX_DIR or index/default)")
+    info.add_argument("--db", metavar="URL", help="the index in this Postgres database (RAG_DATABASE_URL)")
     info.add_argument("--json", action="store_true", help="print the manifest as JSON")
     info.set_defaults(run=_run_info)
     evaluation = commands.add_parser("eval", help="measure answers against a question set (JSON lines)")
     evaluation.add_argument("questions", type=Path, help="question rows: id, question, doc, answers, answer_spans")
     where = evaluation.add_mutually_exclusive_group()
     where.add_argument("--index", type=Path, help="evaluate this index")
+    where.add_argument("--db", metavar="URL", help="evaluate the index in this Postgres database")
     where.add_argument("--corpus", type=Path, nargs="+", help="build a scratch index of these files or folders first")
     evaluation.add_argument("-k", type=int, help="citations per answer (default 5)")
     evaluation.add_argument("--model", help="sentence-transformers model name or folder")
@@ -194,6 +214,7 @@ def _rag_parser() -> _Parser:
     evaluation.set_defaults(run=_run_eval)
     serve = commands.add_parser("serve", help="start the web chat and JSON API (development server)")
     serve.add_argument("--index", type=Path, help="index folder (default: RAG_INDEX_DIR or index/default)")
+    serve.add_argument("--db", metavar="URL", help="serve the index in this Postgres database (RAG_DATABASE_URL)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=5000, help="port (default 5000)")
     serve.set_defaults(run=_run_serve)

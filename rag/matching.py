@@ -7,13 +7,14 @@ sentences of that sentence's own article (a word common in one article may be
 rare in another). This catches paraphrases and rare names that one pooled
 sentence vector blurs; on the development sets it is the strongest single
 signal (see benchmarks/QUALITY.md). An article's word-piece frequencies are
-counted from the index's word-piece ids when first needed; the sentence vectors
+counted from the store's word-piece ids when first needed; the sentence vectors
 come from the caller, stored or computed for the query.
 """
 from __future__ import annotations
 
 import collections
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,64 +43,60 @@ class SentenceVectors:
 class TokenMatcher:
     """Scores sentences against a question, word piece by word piece."""
 
-    def __init__(self, token_ids: np.ndarray, token_offsets: np.ndarray, article_starts: np.ndarray,
-                 vocabulary: list[str], cached_articles: int = 4096) -> None:
-        """Sentence ``j`` has word-piece ids ``token_ids[token_offsets[j]:token_offsets[j + 1]]``; article ``a`` holds
-        sentences ``article_starts[a]:article_starts[a + 1]``."""
-        self.token_ids = token_ids
-        self.token_offsets = token_offsets
-        self.article_starts = np.asarray(article_starts, dtype=np.int64)
-        self.size = max(len(vocabulary), int(np.max(token_ids, initial=-1)) + 1)
-        self.content = np.array([is_content_piece(piece) for piece in vocabulary] + [False] * (self.size - len(vocabulary)))
-        self._frequencies: collections.OrderedDict[int, tuple[np.ndarray, np.ndarray]] = collections.OrderedDict()
+    def __init__(self, pieces: Callable[[int], dict[int, np.ndarray]], vocabulary: list[str],
+                 cached_articles: int = 4096) -> None:
+        """``pieces(a)`` returns the word-piece ids of every sentence of article ``a``, by sentence number."""
+        self.read_pieces = pieces
+        self.size = len(vocabulary)
+        self.content = np.array([is_content_piece(piece) for piece in vocabulary])
+        self._articles: collections.OrderedDict[int, tuple[dict[int, np.ndarray], np.ndarray, np.ndarray]] = \
+            collections.OrderedDict()
         self._cached_articles = cached_articles
         self._lock = threading.Lock()  # the cache is shared by a server's threads
 
-    def article_of(self, sentences: list[int]) -> np.ndarray:
-        """Return the article number of each sentence."""
-        return np.searchsorted(self.article_starts, np.asarray(sentences, dtype=np.int64), side="right") - 1
+    def pieces(self, article: int) -> dict[int, np.ndarray]:
+        """Return the word-piece ids of each sentence of ``article`` by sentence number (cached)."""
+        return self._article(article)[0]
 
     def idf(self, article: int, ids: np.ndarray) -> np.ndarray:
         """Return the IDF of word pieces ``ids`` among the sentences of ``article``: rare there weighs more."""
-        pieces, counts = self._frequency(article)
+        by_sentence, pieces, counts = self._article(article)
         frequency = np.zeros(len(ids), np.int64)
         if len(pieces):
             at = np.minimum(np.searchsorted(pieces, ids), len(pieces) - 1)
             found = pieces[at] == ids
             frequency[found] = counts[at[found]]
-        sentences = int(self.article_starts[article + 1] - self.article_starts[article])
-        return np.log((sentences + 1) / (frequency + 0.5)).astype(np.float32)
+        return np.log((len(by_sentence) + 1) / (frequency + 0.5)).astype(np.float32)
 
-    def _frequency(self, article: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return the word-piece ids of ``article`` (sorted) and how many of its sentences hold each; cached."""
+    def _article(self, article: int) -> tuple[dict[int, np.ndarray], np.ndarray, np.ndarray]:
+        """Return the sentences' word pieces of ``article``, its word-piece ids (sorted) and how many of its
+        sentences hold each; cached."""
         with self._lock:
-            if article in self._frequencies:
-                self._frequencies.move_to_end(article)
-                return self._frequencies[article]
-        first, stop = int(self.article_starts[article]), int(self.article_starts[article + 1])
-        offsets = np.asarray(self.token_offsets[first:stop + 1], dtype=np.int64)
-        ids = np.asarray(self.token_ids[offsets[0]:offsets[-1]], dtype=np.int64) if len(offsets) \
-            else np.zeros(0, np.int64)
-        owners = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
-        pairs = np.unique(owners * self.size + ids)
-        result = np.unique(pairs % self.size, return_counts=True)
+            if article in self._articles:
+                self._articles.move_to_end(article)
+                return self._articles[article]
+        by_sentence = self.read_pieces(article)
+        rows = list(by_sentence.values())
+        ids = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows] + [np.zeros(0, np.int64)])
+        size = max(self.size, int(ids.max(initial=-1)) + 1)
+        owners = np.repeat(np.arange(len(rows), dtype=np.int64), [len(r) for r in rows])
+        pairs = np.unique(owners * size + ids)
+        result = (by_sentence, *np.unique(pairs % size, return_counts=True))
         with self._lock:
-            self._frequencies[article] = result
-            if len(self._frequencies) > self._cached_articles:
-                self._frequencies.popitem(last=False)
+            self._articles[article] = result
+            if len(self._articles) > self._cached_articles:
+                self._articles.popitem(last=False)
         return result
 
     def scores(self, question_vectors: np.ndarray, question_ids: np.ndarray, vectors: SentenceVectors,
-               sentences: list[int]) -> np.ndarray:
-        """Return one score in [-1, 1] per sentence number; 0 when the question has no content pieces."""
+               sentences: list[int], article: int) -> np.ndarray:
+        """Return one score in [-1, 1] per sentence number (all of ``article``); 0 when the question has no
+        content pieces."""
         keep = self.content[question_ids] if len(question_ids) else np.zeros(0, bool)
         if not keep.any() or not sentences:
             return np.zeros(len(sentences), dtype=np.float32)
         kept = question_ids[keep].astype(np.int64)
-        owners = self.article_of(sentences)
-        weights = np.empty((len(kept), len(sentences)), np.float32)
-        for article in np.unique(owners):
-            weights[:, owners == article] = self.idf(int(article), kept)[:, None]
+        weights = np.repeat(self.idf(article, kept)[:, None], len(sentences), axis=1)
         query = question_vectors[keep].astype(np.float32)
         spans = [(int(vectors.offsets[vectors.rows[n]]), int(vectors.offsets[vectors.rows[n] + 1])) for n in sentences]
         rows = np.concatenate([np.arange(a, b) for a, b in spans])

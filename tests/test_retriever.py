@@ -7,8 +7,9 @@ from rag.articles import bundled_article
 from rag.build import update_index
 from rag.index import load_index
 from rag.matching import TokenMatcher
-from rag.retriever import Retriever, _top
+from rag.retriever import Retriever
 from rag.settings import Settings
+from rag.stores.folder import FolderSnapshot, top
 
 
 @pytest.mark.parametrize("question, needle", [
@@ -43,7 +44,7 @@ def test_passages_carry_citation_data(assistant, bundled_index_dir):
 def test_sentences_encoded_at_query_time_score_like_stored_ones(tmp_path, embedder, assistant, question: str):
     settings = Settings(index_dir=tmp_path / "index", query_time_from=1)
     update_index([bundled_article()], settings.index_dir, embedder, settings)
-    query_time = Retriever(load_index(settings.index_dir), assistant.encoder)
+    query_time = Retriever(FolderSnapshot.of(load_index(settings.index_dir)), assistant.encoder)
     assert query_time.index.sentence_vectors is None and assistant.retriever.index.sentence_vectors is not None
     encoded = assistant.encoder.encode([question])
     stored = assistant.retriever.retrieve(question, encoded, 8)
@@ -58,7 +59,7 @@ def test_sentences_encoded_at_query_time_score_like_stored_ones(tmp_path, embedd
 @pytest.mark.parametrize("size", [10, 300, 5000])
 def test_top_scores_come_in_argsort_order(size: int):
     scores = np.random.default_rng(size).integers(0, 7, size).astype(np.float32)  # many ties
-    assert np.array_equal(_top(scores, 50), np.argsort(-scores, kind="stable")[:50])
+    assert np.array_equal(top(scores, 50), np.argsort(-scores, kind="stable")[:50])
 
 
 def test_word_rarity_is_counted_within_each_article(assistant):
@@ -66,12 +67,16 @@ def test_word_rarity_is_counted_within_each_article(assistant):
     index = assistant.index
     count, half = len(index.sentences), len(index.sentences) // 2
     vocabulary = assistant.encoder.vocabulary()
-    matcher = TokenMatcher(index.token_ids, index.token_offsets, np.array([0, half, count]), vocabulary)
+
+    def pieces(starts):
+        return lambda a: {n: np.asarray(index.token_ids[index.token_offsets[n]:index.token_offsets[n + 1]])
+                          for n in range(starts[a], starts[a + 1])}
+
+    matcher = TokenMatcher(pieces([0, half, count]), vocabulary)
     split = int(index.token_offsets[half])
     only_first = sorted(set(index.token_ids[:split].tolist()) - set(index.token_ids[split:].tolist()))
     piece = np.array(only_first[:1])
     assert len(piece) and matcher.idf(1, piece)[0] > matcher.idf(0, piece)[0]
-    assert list(matcher.article_of([0, half - 1, half, count - 1])) == [0, 0, 1, 1]
-    single = TokenMatcher(index.token_ids, index.token_offsets, np.array([0, count]), vocabulary)
+    single = TokenMatcher(pieces([0, count]), vocabulary)
     holding = sum(piece[0] in index.token_ids[index.token_offsets[n]:index.token_offsets[n + 1]] for n in range(count))
     assert np.allclose(single.idf(0, piece), np.log((count + 1) / (holding + 0.5)))

@@ -49,12 +49,10 @@ def ask() -> Response:
 @api.get("/documents/<doc_id>")
 def document(doc_id: str) -> Response:
     """Return an article's full text, so a citation's start/end can be highlighted."""
-    index = _assistant().index
-    for info in index.manifest.sources:  # the manifest has every id; only the one article asked for is read
-        if info.doc_id == doc_id:
-            article = index.article(info.source)
-            return jsonify({"id": article.doc_id, "source": article.source, "title": article.title,
-                            "text": article.text})
+    article = _assistant().index.document(doc_id)
+    if article is not None:
+        return jsonify({"id": article.doc_id, "source": article.source, "title": article.title,
+                        "text": article.text})
     raise NotFound(f"There is no document with id {doc_id[:40]!r}.")
 
 
@@ -63,7 +61,7 @@ def health() -> Response:
     """Report readiness and what the loaded index holds."""
     assistant = _assistant()
     manifest = assistant.index.manifest
-    return jsonify({"status": "ok", "index": str(assistant.settings.index_dir), "model": manifest.model,
+    return jsonify({"status": "ok", "index": assistant.store.name, "model": manifest.model,
                     "built_at": manifest.built_at, "chunks": manifest.counts.get("chunks", 0),
                     "sources": [{"id": s.doc_id, "source": s.source, "title": s.title, "chunks": s.chunks}
                                 for s in manifest.sources]})
