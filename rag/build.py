@@ -77,6 +77,8 @@ class _Part:
     token_vectors: list[np.ndarray] | None = None
 
 
+Part = _Part  # what stores write for each article
+
 def build_index(articles: list[Article], embedder: Embedder, settings: Settings,
                 previous: Index | None = None, progress: bool = False) -> BuildReport:
     """Chunk, split and embed ``articles``; reuse what ``previous`` already holds for unchanged ones."""
@@ -140,6 +142,29 @@ def _add_sentence_vectors(articles: list[Article], parts: list[_Part | None], em
         at = s.stop
 
 
+def prepare_articles(articles: list[Article], embedder: Embedder, settings: Settings,
+                     progress: bool = False) -> list[Part]:
+    """Split, chunk and embed ``articles`` for a store that encodes sentences at query time (chunk vectors
+    and word-piece ids, no sentence vectors)."""
+    fresh = []
+    for number, article in enumerate(articles):
+        sentences = split_sentences(article)
+        fresh.append((number, chunk_article(article, sentences, settings.chunk_tokens, settings.chunk_overlap,
+                                            embedder.fits), sentences))
+    return [part for _, part in _embed_together(articles, fresh, embedder, False, progress)]
+
+
+def sentence_ranges(part: Part) -> list[tuple[int, int]]:
+    """Return the ``(first, stop)`` range of each chunk's sentences, numbered within the article."""
+    starts = [s.start for s in part.sentences]
+    ends = [s.end for s in part.sentences]
+    ranges = []
+    for chunk in part.chunks:
+        first = bisect.bisect_right(ends, chunk.start)
+        ranges.append((first, max(first, bisect.bisect_left(starts, chunk.end))))
+    return ranges
+
+
 def _assemble(articles: list[Article], parts: list[_Part], embedder: Embedder, settings: Settings,
               stored: bool) -> Index:
     """Concatenate the parts into one Index, numbering sentences across articles."""
@@ -150,13 +175,8 @@ def _assemble(articles: list[Article], parts: list[_Part], embedder: Embedder, s
     chunk_sentences: list[tuple[int, int]] = []
     infos = []
     for number, (article, part) in enumerate(zip(articles, parts)):
-        starts = [s.start for s in part.sentences]
-        ends = [s.end for s in part.sentences]
         base = len(sentences)
-        for chunk in part.chunks:
-            first = bisect.bisect_right(ends, chunk.start)
-            stop = max(first, bisect.bisect_left(starts, chunk.end))
-            chunk_sentences.append((base + first, base + stop))
+        chunk_sentences += [(base + first, base + stop) for first, stop in sentence_ranges(part)]
         chunks += part.chunks
         sentences += part.sentences
         sentence_source += [number] * len(part.sentences)

@@ -95,10 +95,11 @@ def _run_build(args: argparse.Namespace) -> int:
     if args.ray and not settings.database_url:
         raise InputError("--ray builds into a database; give --db URL or set RAG_DATABASE_URL.")
     store = open_store(settings)
+    store.live_version()  # an unreachable database fails here, before the model loads
     if args.ray:
         from .raybuild import update_on_ray
 
-        report = update_on_ray(args.paths, store, settings, args.ray, force=args.force, say=_say)
+        report = update_on_ray(args.paths, settings, args.ray, force=args.force, say=_say)
     else:
         articles = load_articles(args.paths, on_skip=lambda message: _say(f"skipped: {message}"),
                                  max_megabytes=settings.max_article_mb)
@@ -108,6 +109,9 @@ def _run_build(args: argparse.Namespace) -> int:
     print(f"Indexed {counts['articles']} article(s), {counts['chunks']} chunks, {counts['sentences']} sentences "
           f"in {store.name} ({len(report.embedded)} embedded, {len(report.reused)} reused, "
           f"{report.seconds:.1f} s).")
+    if report.removed:
+        _say(f"Removed from the index (not among the paths given): {', '.join(report.removed[:10])}"
+             f"{f' and {len(report.removed) - 10} more' if len(report.removed) > 10 else ''}.")
     return 0
 
 

@@ -1,0 +1,217 @@
+"""The Postgres store against a real Postgres 18 + pgvector started by the tests (``database`` fixture)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from rag.articles import bundled_article, load_articles, make_article
+from rag.build import update_index
+from rag.errors import BrokenIndexError, DatabaseError
+from rag.evaluate import evaluate, read_questions
+from rag.pipeline import Assistant
+from rag.settings import Settings
+from rag.stores import open_store
+from rag.stores.folder import FolderStore
+from rag.stores.postgres import PostgresStore, display_url
+
+DATA = Path(__file__).parent / "data"
+PARIS = Path(__file__).parents[1] / "rag" / "data" / "paris-coalition-meeting.txt"
+STORY = "Ministers met in Rome on Monday. They agreed to share radar data. The talks ended early.\n\nMore talks follow in May."
+RAG = str(Path(sys.executable).parent / "rag")
+
+
+def replica(url: str) -> Assistant:
+    """An Assistant on a database as a web replica has it: the ONNX query encoder, one thread."""
+    return Assistant(Settings(database_url=url, threads=1), build_missing=False)
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory, embedder, postgres, onnx_export):
+    """The bundled article and the SQuAD Normans article, in a folder and in a database."""
+    folder = tmp_path_factory.mktemp("parity") / "index"
+    url = postgres.create_database("parity")
+    articles = load_articles([PARIS, DATA / "normans.txt"])
+    update_index(articles, folder, embedder, Settings(index_dir=folder))
+    PostgresStore(url).update(articles, embedder, Settings(database_url=url))
+    return (Assistant(Settings(index_dir=folder), build_missing=False, embedder=embedder),
+            replica(url))
+
+
+@pytest.mark.parametrize("questions", ["paris_questions.jsonl", "normans_questions.jsonl"])
+def test_the_same_answers_and_figures_from_a_folder_and_a_database(both, questions: str):
+    rows = read_questions(DATA / questions)
+    answers: list[list] = [[], []]
+    figures = []
+    for assistant, kept in zip(both, answers):
+        asked = assistant.ask
+        assistant.ask = lambda *args, asked=asked, kept=kept: kept.append(asked(*args)) or kept[-1]  # record
+        try:
+            figures.append(dataclasses.replace(evaluate(assistant, rows), latency_p50_ms=0, latency_p95_ms=0))
+        finally:
+            del assistant.ask
+    assert figures[0] == figures[1]
+    for row, a, b in zip(rows, *answers):
+        assert (a.answer, a.short_answer, a.found) == (b.answer, b.short_answer, b.found), row.question
+        assert [dataclasses.replace(c, score=0) for c in a.citations] == \
+            [dataclasses.replace(c, score=0) for c in b.citations], row.question
+        # the folder reads stored sentence vectors (torch), the replica encodes them per question (ONNX)
+        assert [c.score for c in a.citations] == pytest.approx([c.score for c in b.citations], abs=0.01)
+
+
+def test_the_database_holds_what_a_replica_needs(both):
+    _, database = both
+    index = database.index
+    manifest = index.manifest
+    assert manifest.counts["articles"] == 2 and manifest.format == "rag-postgres v1"
+    assert len(manifest.sources) == 2
+    for info in manifest.sources:
+        article = index.document(info.doc_id)
+        assert article is not None and article.source == info.source and len(article.text) > 1000
+    with psycopg.connect(database.store.url) as connection:
+        columns = {row[0] for row in connection.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name LIKE 'rag_%'")}
+        kinds = dict(connection.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'rag_chunks'"))
+    assert "embedding" in columns and "text" in columns and "sha256" in columns and "lexemes" in columns
+    assert "vector_cosine_ops" in kinds["rag_chunks_embedding"] and "gin" in kinds["rag_chunks_lexemes"]
+    assert not {"sentence_vectors", "token_vectors", "tokens"} & columns  # sentences are encoded per question
+
+
+def test_builds_are_incremental_by_content_hash(database, embedder, onnx_export):
+    store = PostgresStore(database)
+    settings = Settings(database_url=database)
+    one, two = make_article(STORY, "one.txt"), make_article(STORY.replace("Rome", "Oslo"), "two.txt")
+    first = store.update([one, two], embedder, settings)
+    assert sorted(first.embedded) == ["one.txt", "two.txt"] and first.index.version == "1"
+    changed = make_article(STORY.replace("radar", "satellite"), "two.txt")
+    second = store.update([one, changed], embedder, settings)
+    assert second.embedded == ["two.txt"] and second.reused == ["one.txt"] and second.index.version == "2"
+    third = store.update([changed], embedder, settings)
+    assert third.removed == ["one.txt"] and third.embedded == []
+    assistant = replica(database)
+    assert "satellite" in assistant.ask("What did they agree to share?").answer
+    assert [s.source for s in assistant.index.manifest.sources] == ["two.txt"]
+    forced = store.update([changed], embedder, settings, force=True)
+    assert forced.embedded == ["two.txt"] and forced.index.manifest.counts["chunks"] == 1
+
+
+def test_a_replica_picks_up_a_build_committed_elsewhere(database, embedder, onnx_export):
+    settings = Settings(database_url=database)
+    PostgresStore(database).update([make_article("The bridge opened in March. It cost 4 million dollars.",
+                                                 "bridge.txt")], embedder, settings)
+    assistant = replica(database)
+    assert "March" in assistant.ask("When did the bridge open?").answer
+    assert not assistant.reload_if_rebuilt(every=0)
+    PostgresStore(database).update([make_article("The bridge opened in October. It cost 4 million dollars.",
+                                                 "bridge.txt")], embedder, settings)
+    assert assistant.reload_if_rebuilt(every=0)
+    assert "October" in assistant.ask("When did the bridge open?").answer
+
+
+def test_two_builds_at_once_are_serialized_by_the_database(database, tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n in range(6):
+        (corpus / f"s{n}.txt").write_text(f"Story {n} happened on Monday. It was reported widely.", encoding="utf-8")
+    command = [RAG, "build", str(corpus), "--db", database]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outputs = [process.communicate(timeout=300) for process in (first, second)]
+    assert first.returncode == 0 and second.returncode == 0, outputs
+    assert any("waiting for it to finish" in err for _, err in outputs)
+    assert sum("6 embedded" in out for out, _ in outputs) == 1 and sum("6 reused" in out for out, _ in outputs) == 1
+    manifest = PostgresStore(database).read_manifest()
+    assert manifest.counts["articles"] == 6 and manifest.counts["chunks"] == 6
+
+
+def test_a_killed_build_leaves_the_previous_articles_answerable(database, embedder, onnx_export, tmp_path: Path):
+    settings = Settings(database_url=database)
+    store = PostgresStore(database)
+    store.update([bundled_article()], embedder, settings)
+    before = store.read_manifest()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n in range(30):
+        (corpus / f"story{n}.txt").write_text((STORY + f" Item {n}.\n\n") * 20, encoding="utf-8")
+    for delay in (1.0, 5.0, 9.0):
+        process = subprocess.Popen([RAG, "build", str(corpus), "--db", database], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert store.read_manifest().sources == before.sources
+        assert "Carter" in replica(database).ask("who chaired the Paris meeting?").answer
+    report = store.update([bundled_article(), make_article(STORY, "story.txt")], embedder, settings)
+    assert report.reused == ["paris-coalition-meeting.txt"] and report.index.manifest.counts["articles"] == 2
+
+
+def test_an_unreachable_database_is_one_clear_sentence(postgres, embedder):
+    url = f"postgresql://postgres@127.0.0.1:{_closed_port()}/nothing"
+    with pytest.raises(DatabaseError, match=r"^The database at postgresql://postgres@127\.0\.0\.1:\d+/nothing is not "
+                                            r"reachable \(.*\); check the URL") as caught:
+        Assistant(Settings(database_url=url), embedder=embedder)
+    assert "\n" not in str(caught.value)
+    result = subprocess.run([RAG, "build", str(PARIS), "--db", url], capture_output=True, text=True)
+    assert result.returncode == 6 and result.stderr.startswith("error: The database at") \
+        and result.stderr.count("\n") == 1
+
+
+def test_a_database_without_the_vector_extension_is_named(postgres, embedder):
+    url = postgres.create_database("no_vector", vector=False)
+    with pytest.raises(DatabaseError, match="has no `vector` extension; install pgvector"):
+        Assistant(Settings(database_url=url), embedder=embedder)
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("CREATE ROLE builder LOGIN")
+    limited = url.replace("postgres@", "builder@")
+    with pytest.raises(DatabaseError, match="has no `vector` extension"):
+        PostgresStore(limited).update([bundled_article()], embedder, Settings(database_url=limited))
+
+
+def test_an_empty_database_says_to_build_and_a_newer_schema_says_to_upgrade(database, embedder):
+    with pytest.raises(BrokenIndexError, match=r"There is no index in the database at .*; run `rag build PATH\.\.\. "
+                                               r"--db URL`\."):
+        Assistant(Settings(database_url=database), embedder=embedder)
+    store = PostgresStore(database)
+    store.update([bundled_article()], embedder, Settings(database_url=database))
+    with psycopg.connect(database, autocommit=True) as connection:
+        connection.execute("UPDATE rag_meta SET value = '{\"version\": 99}' WHERE key = 'schema'")
+    with pytest.raises(DatabaseError, match="schema version 99, newer than this rag-news reads"):
+        Assistant(Settings(database_url=database), embedder=embedder)
+    with pytest.raises(DatabaseError, match="schema version 99, newer"):
+        store.update([bundled_article()], embedder, Settings(database_url=database))
+
+
+def test_the_cli_builds_asks_and_describes_a_database(database, onnx_export, tmp_path: Path):
+    env = {**os.environ, "RAG_DATABASE_URL": database}
+    built = subprocess.run([RAG, "build", str(PARIS)], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert f"in {display_url(database)} (1 embedded" in built.stdout
+    asked = subprocess.run([str(Path(sys.executable).parent / "ask"), "--json", "who chaired the Paris meeting?"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert asked.returncode == 0 and "Carter" in json.loads(asked.stdout)["answer"]
+    info = subprocess.run([RAG, "info", "--db", database, "--json"], capture_output=True, text=True, cwd=tmp_path)
+    assert json.loads(info.stdout)["counts"]["articles"] == 1
+    assert not (tmp_path / "index").exists()  # nothing local: the database is the index
+    assert isinstance(open_store(Settings(database_url=database)), PostgresStore)
+    assert isinstance(open_store(Settings(index_dir=tmp_path / "x")), FolderStore)
+    with pytest.raises(Exception, match="must start with postgresql://"):
+        Settings(database_url="mysql://host/db").checked()
+
+
+def test_the_url_shown_never_has_the_password():
+    assert display_url("postgresql://reader:s3cret@db.internal:5433/news") == "postgresql://reader@db.internal:5433/news"
+
+
+def _closed_port() -> int:
+    from engines import free_port
+
+    return free_port()
