@@ -99,6 +99,30 @@ class LocalPostgres:
                                f"{log.read_text()[-2000:] if log.is_file() else ''}")
 
 
+def index_rows(url: str) -> tuple[list, list, dict]:
+    """Return what a database's index holds, comparable across builds: live articles, sentences (numbered
+    within their article) and chunks by (source, ordinal) with their vectors last."""
+    import numpy as np
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    with psycopg.connect(url) as connection:
+        register_vector(connection)
+        articles = connection.execute(
+            "SELECT number, source, title, sha256, text, body_start, body_end, chunks, sentences, word_pieces, "
+            "lexical_length FROM rag_articles WHERE retired IS NULL ORDER BY source").fetchall()
+        first = dict(connection.execute("SELECT article, min(number) FROM rag_sentences GROUP BY article").fetchall())
+        source = {number: name for number, name, *_ in articles}
+        sentences = sorted((source[a], n - first[a], s, e, m, list(p)) for a, n, s, e, m, p in connection.execute(
+            'SELECT article, number, start, "end", mentions, word_pieces FROM rag_sentences').fetchall()
+            if a in source)
+        chunks = {(source[a], o): (s, e, f - first[a], t - first[a], lexemes, length, np.asarray(v))
+                  for a, o, s, e, f, t, lexemes, length, v in connection.execute(
+                      'SELECT article, ordinal, start, "end", first_sentence, stop_sentence, lexemes::text, length, '
+                      "embedding FROM rag_chunks WHERE retired IS NULL").fetchall()}
+    return [row[1:] for row in articles], sentences, chunks
+
+
 class LocalRay:
     """A Ray cluster of two nodes on this machine: ``ray start --head`` plus a second ``ray start --address``."""
 

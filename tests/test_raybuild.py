@@ -6,34 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import psycopg
-from pgvector.psycopg import register_vector
+from engines import index_rows
 
 from rag.pipeline import Assistant
 from rag.settings import Settings
 
 DATA = Path(__file__).parent / "data"
 RAG = str(Path(sys.executable).parent / "rag")
-
-
-def rows(url: str) -> tuple[list, list, dict]:
-    """Return the live articles, sentences (relative to their article) and chunk vectors of a database."""
-    with psycopg.connect(url) as connection:
-        register_vector(connection)
-        articles = connection.execute(
-            "SELECT number, source, title, sha256, text, body_start, body_end, chunks, sentences, word_pieces, "
-            "lexical_length FROM rag_articles WHERE retired IS NULL ORDER BY source").fetchall()
-        first = {number: connection.execute("SELECT min(number) FROM rag_sentences WHERE article = %s",
-                                            (number,)).fetchone()[0] for number, *_ in articles}
-        source = {number: name for number, name, *_ in articles}
-        sentences = sorted((source[a], n - first[a], s, e, m, list(p)) for a, n, s, e, m, p in connection.execute(
-            'SELECT article, number, start, "end", mentions, word_pieces FROM rag_sentences').fetchall())
-        chunks = {(source[a], o): (s, e, f - first[a], t - first[a], lexemes, length, np.asarray(v))
-                  for a, o, s, e, f, t, lexemes, length, v in connection.execute(
-                      'SELECT article, ordinal, start, "end", first_sentence, stop_sentence, lexemes::text, length, '
-                      "embedding FROM rag_chunks WHERE retired IS NULL").fetchall()}
-    return [row[1:] for row in articles], sentences, chunks
 
 
 def test_a_ray_build_writes_what_a_local_build_writes(postgres, ray_cluster, tmp_path: Path, onnx_export):
@@ -52,8 +31,8 @@ def test_a_ray_build_writes_what_a_local_build_writes(postgres, ray_cluster, tmp
                             capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
     assert on_ray.returncode == 0, on_ray.stderr[-3000:]
     assert "3 embedded, 0 reused" in on_ray.stdout and "skipped:" in on_ray.stderr and "empty.txt" in on_ray.stderr
-    articles, sentences, chunks = rows(local)
-    ray_articles, ray_sentences, ray_chunks = rows(distributed)
+    articles, sentences, chunks = index_rows(local)
+    ray_articles, ray_sentences, ray_chunks = index_rows(distributed)
     assert articles == ray_articles and sentences == ray_sentences and chunks.keys() == ray_chunks.keys()
     for key, (*record, vector) in chunks.items():
         *ray_record, ray_vector = ray_chunks[key]
