@@ -116,7 +116,8 @@ def index_rows(url: str) -> tuple[list, list, dict]:
         sentences = sorted((source[a], n - first[a], s, e, m, list(p)) for a, n, s, e, m, p in connection.execute(
             'SELECT article, number, start, "end", mentions, word_pieces FROM rag_sentences').fetchall()
             if a in source)
-        chunks = {(source[a], o): (s, e, f - first[a], t - first[a], lexemes, length, np.asarray(v))
+        chunks = {(source[a], o): (s, e, f - first[a], t - first[a], lexemes, length,
+                                   np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, dtype=np.float32))
                   for a, o, s, e, f, t, lexemes, length, v in connection.execute(
                       'SELECT article, ordinal, start, "end", first_sentence, stop_sentence, lexemes::text, length, '
                       "embedding FROM rag_chunks WHERE retired IS NULL").fetchall()}
