@@ -76,6 +76,19 @@ def test_the_same_answers_and_figures_from_a_folder_and_a_database(stores, quest
             sorted((c.start, c.end) for c in database.citations), row.question
 
 
+def test_fused_candidates_and_scores_match_the_folder_store(stores):
+    _, folder, database = stores
+    for row in read_questions(DATA / "paris_questions.jsonl") + read_questions(DATA / "normans_questions.jsonl"):
+        vector = database.encoder.encode([row.question]).vectors[0]
+        a = folder.index.candidates(row.question, vector, 50)
+        b = database.index.candidates(row.question, vector, 50)
+        chunks = [[(r.chunk.source, r.chunk.ordinal) for r in store.index.records([c.number for c in found])]
+                  for store, found in ((folder, a), (database, b))]
+        assert chunks[0] == chunks[1] and [c.score for c in a] == [c.score for c in b], row.question
+        assert [c.dense for c in a] == pytest.approx([c.dense for c in b], abs=1e-5)
+        assert [c.lexical for c in a] == pytest.approx([c.lexical for c in b], rel=1e-5)
+
+
 def test_the_database_holds_what_a_replica_needs(stores):
     database = stores[2]
     index = database.index

@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import functools
 import json
+import math
 import os
 import struct
 import threading
@@ -54,6 +55,7 @@ CACHED_ARTICLES = 64  # whole texts
 CACHED_SENTENCES = 4096
 MAX_LEXEME_BYTES = 2046
 MAX_POSITION, MAX_POSITIONS = 16383, 256  # tsvector limits
+LEXICAL_ROWS = 2000  # the most chunks whose BM25 one question computes (see _match)
 
 SCHEMA = """
 CREATE TABLE rag_meta (key text PRIMARY KEY, value jsonb NOT NULL);
@@ -86,24 +88,18 @@ HNSW = "CREATE INDEX rag_chunks_embedding ON rag_chunks USING hnsw (embedding ve
 
 # BM25 of chunk c for the query terms, as bm25s computes it (Lucene idf, k1 = 1.5, b = 0.75).
 BM25 = f"""(SELECT coalesce(sum(q.times * q.idf * cardinality(u.positions)
-                / (cardinality(u.positions) + {K1} * (1 - {B} + {B} * c.length / q.average))), 0)
+                / (cardinality(u.positions) + {K1} * (1 - {B} + {B} * c.length / %(average)s))), 0)
            FROM unnest(c.lexemes) AS u JOIN query AS q ON q.term = u.lexeme)"""
 CANDIDATES = f"""
-WITH state AS (
-    SELECT greatest((value->'counts'->>'chunks')::float8, 1) AS n,
-           greatest((value->>'lexical_length')::float8, 1) / greatest((value->'counts'->>'chunks')::float8, 1)
-               AS average
-    FROM rag_meta WHERE key = 'state'),
-query AS (
-    SELECT q.term, q.times, ln(1 + (state.n - t.chunks + 0.5) / (t.chunks + 0.5)) AS idf, state.average
-    FROM unnest(%(terms)s::text[], %(times)s::int[]) AS q(term, times)
-    JOIN rag_terms AS t ON t.term = q.term CROSS JOIN state),
+WITH query AS (SELECT * FROM unnest(%(terms)s::text[], %(times)s::int[], %(idf)s::float8[]) AS q(term, times, idf)),
 dense AS MATERIALIZED (
     SELECT c.number FROM rag_chunks AS c WHERE c.retired IS NULL {{only}}
     ORDER BY c.embedding <=> %(vector)s LIMIT %(depth)s),
+matched AS MATERIALIZED (
+    SELECT c.number, c.lexemes, c.length FROM rag_chunks AS c
+    WHERE c.lexemes @@ %(match)s::tsquery AND c.retired IS NULL {{only}} LIMIT %(rows)s),
 lexical AS MATERIALIZED (
-    SELECT c.number FROM rag_chunks AS c WHERE c.lexemes @@ %(match)s::tsquery AND c.retired IS NULL {{only}}
-    ORDER BY {BM25} DESC, c.number LIMIT %(depth)s)
+    SELECT c.number FROM matched AS c ORDER BY {BM25} DESC, c.number LIMIT %(depth)s)
 SELECT c.number, 1 - (c.embedding <=> %(vector)s), {BM25},
        c.number IN (SELECT number FROM dense), c.number IN (SELECT number FROM lexical)
 FROM rag_chunks AS c WHERE c.number IN (SELECT number FROM dense UNION SELECT number FROM lexical)"""
@@ -259,10 +255,15 @@ class PostgresSnapshot:
         if not self._state["counts"]["chunks"] or (articles is not None and not articles):
             return []
         times = collections.Counter(t for t in terms(query) if len(t.encode("utf-8")) <= MAX_LEXEME_BYTES)
-        match = " | ".join(f"'{term}'" for term in times) or None
         sql = CANDIDATES.format(only=ONLY if articles is not None else "")
         with self.connections.cursor() as cursor:
-            cursor.execute(sql, {"terms": list(times), "times": list(times.values()), "match": match, "depth": depth,
+            cursor.execute("SELECT term, chunks FROM rag_terms WHERE term = ANY(%s)", (list(times),))
+            found = dict(cursor.fetchall())
+            chunks = self._state["counts"]["chunks"]
+            cursor.execute(sql, {"terms": list(found), "times": [times[t] for t in found],
+                                 "idf": [math.log(1 + (chunks - n + 0.5) / (n + 0.5)) for n in found.values()],
+                                 "match": _match(found), "rows": LEXICAL_ROWS, "depth": depth,
+                                 "average": max(self._state["lexical_length"], 1) / max(chunks, 1),
                                  "vector": np.asarray(vector, dtype=np.float32),
                                  "articles": list(articles) if articles is not None else None})
             rows = cursor.fetchall()
@@ -339,6 +340,24 @@ class PostgresSnapshot:
             cursor.execute(f"{ARTICLE} WHERE {column} = %s AND retired IS NULL", (value,))
             row = cursor.fetchone()
         return Article(*row[1:]) if row else None
+
+
+def _match(found: dict[str, int]) -> str | None:
+    """Return the full-text query of the words whose chunks the lexical side scores: the rarest first, as long
+    as they hold at most ``LEXICAL_ROWS`` chunks together (always at least the rarest).
+
+    Example: {'pari': 900, 'meet': 300, 'chair': 40} with 1,000 rows -> "'chair' | 'meet'". Every query word
+    still counts in the score; a chunk holding only very common words is not a candidate (what a BM25 engine's
+    dynamic pruning also skips). Below ``LEXICAL_ROWS`` matching chunks this is exact BM25.
+    """
+    chosen: list[str] = []
+    rows = 0
+    for term in sorted(found, key=lambda t: (found[t], t)):
+        if chosen and rows + found[term] > LEXICAL_ROWS:
+            break
+        chosen.append(term)
+        rows += found[term]
+    return " | ".join(f"'{term}'" for term in chosen) or None
 
 
 def _remember(cache: collections.OrderedDict[int, Any], key: int, value: Any, size: int) -> None:
