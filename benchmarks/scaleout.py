@@ -107,7 +107,7 @@ def postgres_tier(server: LocalPostgres, size: int, embedder, corpus, work: Path
     save_index(index, folder)
     folder_seconds = time.perf_counter() - started
     vectors = np.vstack([p.chunk_vectors for _, p in copies])
-    del copies, index
+    copies, index = [], None  # free them before the searches
     import psycopg
 
     with psycopg.connect(url) as connection:

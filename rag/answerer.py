@@ -79,7 +79,8 @@ def compose_answer(question: str, passages: list[Passage], index: Snapshot, k: i
     return Answer(question, answer, short, True, tuple(citations))
 
 
-def _short_answer(question: str, quoted: list[tuple[ScoredSentence, Passage]], index: Snapshot) -> tuple[str | None, bool]:
+def _short_answer(question: str, quoted: list[tuple[ScoredSentence, Passage]],
+                  index: Snapshot) -> tuple[str | None, bool]:
     """Return the short answer from the first quoted sentence that has one, and whether a typed question found none."""
     for sentence, passage in quoted:
         text = index.article(passage.chunk.source).text

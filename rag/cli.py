@@ -32,7 +32,8 @@ def _ask_parser(prog: str) -> _Parser:
     parser.add_argument("question", help="the question, or - to read one question per line from standard input")
     parser.add_argument("--json", action="store_true", help="print one JSON object per answer")
     parser.add_argument("--index", type=Path, help="index folder (default: RAG_INDEX_DIR or index/default)")
-    parser.add_argument("--db", metavar="URL", help="answer from the index in this Postgres database (RAG_DATABASE_URL)")
+    parser.add_argument("--db", metavar="URL", help="answer from the index in this Postgres database "
+                        "(default: RAG_DATABASE_URL)")
     parser.add_argument("-k", type=int, help="how many citations at most (1-50, default 3)")
     parser.add_argument("--model", help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2)")
     return parser

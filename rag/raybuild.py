@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import time
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +70,6 @@ def update_on_ray(paths: list[Path], settings: Settings, address: str, force: bo
         raise InputError("--ray needs Ray Data; run `pip install 'rag-news[ray]'`.") from None
     from .embedder import Embedder
 
-    started = time.perf_counter()
     files = [(str(path.resolve()), display_path(path), named) for path, named in article_files(paths)]
     files = list({source: (path, source, named) for path, source, named in files}.values())
     model = Embedder(settings.model, threads=1)  # fail here, not on the cluster, when the model is missing
@@ -105,6 +103,7 @@ def update_on_ray(paths: list[Path], settings: Settings, address: str, force: bo
                 else:
                     writer.add(*pickle.loads(payload))
 
-        return PostgresStore(settings.database_url).update_with(fill, model.model_id, model.dimension, settings, force, say)
+        store = PostgresStore(settings.database_url)
+        return store.update_with(fill, model.model_id, model.dimension, settings, force, say)
     finally:
         ray.shutdown()

@@ -572,7 +572,8 @@ class PostgresStore:
     def _commit(self, cursor: Any, writer: Writer, wanted: dict[str, Any], meta: dict[str, Any]) -> None:
         changed = {term: n for term, n in writer.terms.items() if n}
         cursor.execute("INSERT INTO rag_terms SELECT * FROM unnest(%s::text[], %s::int[]) ON CONFLICT (term) "
-                       "DO UPDATE SET chunks = rag_terms.chunks + excluded.chunks", (list(changed), list(changed.values())))
+                       "DO UPDATE SET chunks = rag_terms.chunks + excluded.chunks",
+                       (list(changed), list(changed.values())))
         cursor.execute("DELETE FROM rag_terms WHERE chunks <= 0")
         cursor.execute("SELECT to_regclass('rag_chunks_embedding') IS NULL")
         if cursor.fetchone()[0]:
@@ -586,8 +587,8 @@ class PostgresStore:
                  "counts": {"articles": articles, "chunks": int(chunks), "sentences": int(sentences),
                             "word_pieces": int(pieces)}, "lexical_length": int(length)}
         for key, value in (("index", wanted), ("state", state)):
-            cursor.execute("INSERT INTO rag_meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                           (key, json.dumps(value)))
+            cursor.execute("INSERT INTO rag_meta VALUES (%s, %s) "
+                           "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, json.dumps(value)))
 
 
 
