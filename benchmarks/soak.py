@@ -40,6 +40,16 @@ def request_kinds(questions: list[str], doc_id: str) -> list[tuple[str, int, int
     def get(path: str):  # type: ignore[no-untyped-def]
         return lambda rng: ("GET", path, None, None)
 
+    def post(path: str, body):  # type: ignore[no-untyped-def]
+        return lambda rng: ("POST", path, json.dumps(body(rng) if callable(body) else body).encode(), "application/json")
+
+    def mcp_ask(rng: random.Random) -> dict:
+        return {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "ask", "arguments": {"question": rng.choice(questions)}}}
+
+    def chat(rng: random.Random) -> dict:
+        return {"model": "rag-news", "messages": [{"role": "user", "content": rng.choice(questions)}]}
+
     def question(rng: random.Random) -> bytes:
         return json.dumps({"question": rng.choice(questions)}).encode()
 
@@ -69,6 +79,12 @@ def request_kinds(questions: list[str], doc_id: str) -> list[tuple[str, int, int
         ("unknown route", 2, 404, get("/api/nothing-here")),
         ("wrong method", 2, 405, get("/api/ask")),
         ("wrong API key", 2, 401, get(f"/api/documents/{doc_id}")),
+        ("MCP ask (/mcp)", 8, 200, post("/mcp", mcp_ask)),
+        ("OpenAI-compatible chat (/v1)", 8, 200, post("/v1/chat/completions", chat)),
+        ("MCP tool call with wrong types (a tool error)", 2, 200, post("/mcp", {
+            "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "ask", "arguments": {"k": "x"}}})),
+        ("OpenAI-compatible chat, unknown model", 2, 404, post("/v1/chat/completions", {
+            "model": "gpt-4o", "messages": [{"role": "user", "content": "who met?"}]})),
     ]
 
 

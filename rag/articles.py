@@ -84,16 +84,25 @@ def read_article(path: Path, source: str | None = None, max_megabytes: int = MAX
         raise ArticleError(f"There is no file at {path}.") from None
     except OSError as error:
         raise ArticleError(f"{path} could not be read ({error.strerror or error}).") from None
-    _check_size(path, len(data), max_megabytes)
-    text = decode_text(data, str(path))
-    if path.suffix.lower() in PAGE_SUFFIXES and text.strip():
-        text = page_text(text, str(path))
+    return article_from_bytes(data, str(path), source or display_path(path), path.name, max_megabytes)
+
+
+def article_from_bytes(data: bytes, name: str, source: str, file_name: str,
+                       max_megabytes: int = MAX_MEGABYTES) -> Article:
+    """Build an Article from the bytes of a file called ``file_name`` (a saved page if .html/.htm).
+
+    ``name`` is how errors refer to it; raise ArticleError if it is too big, binary or empty.
+    """
+    _check_size(name, len(data), max_megabytes)
+    text = decode_text(data, name)
+    if Path(file_name).suffix.lower() in PAGE_SUFFIXES and text.strip():
+        text = page_text(text, name)
     if not text.strip():
-        raise ArticleError(f"{path} is empty.")
-    return make_article(text, source or display_path(path), path.name)
+        raise ArticleError(f"{name} is empty.")
+    return make_article(text, source, file_name)
 
 
-def _check_size(path: Path, size: int, max_megabytes: int) -> None:
+def _check_size(path: Path | str, size: int, max_megabytes: int) -> None:
     """Refuse a file over the limit before reading it: a huge article would take hours to embed."""
     if size > max_megabytes * MEGABYTE:
         raise ArticleError(f"{path} is {size / MEGABYTE:.1f} MB, over the {max_megabytes} MB limit for one article; "

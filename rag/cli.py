@@ -1,4 +1,4 @@
-"""Command line: ``ask QUESTION`` and ``rag build|info|ask``.
+"""Command line: ``ask QUESTION`` and ``rag add|remove|list|build|info|eval|serve|ask``.
 
 Reads arguments, calls the library, prints. Errors become one sentence on
 stderr and a non-zero exit code; heavy modules load only when a command needs them.
@@ -23,6 +23,10 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(f"{message[0].upper()}{message[1:].rstrip('.')}; see `{self.prog} --help`.")
 
 
+INDEX_HELP = "index folder (default: RAG_INDEX_DIR, else rag-news/index in your data folder)"
+DB_HELP = "the index in this Postgres database, postgresql://... (default: RAG_DATABASE_URL)"
+
+
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -31,9 +35,8 @@ def _ask_parser(prog: str) -> _Parser:
     parser = _Parser(prog=prog, description="Answer a question from the indexed articles, with citations.")
     parser.add_argument("question", help="the question, or - to read one question per line from standard input")
     parser.add_argument("--json", action="store_true", help="print one JSON object per answer")
-    parser.add_argument("--index", type=Path, help="index folder (default: RAG_INDEX_DIR or index/default)")
-    parser.add_argument("--db", metavar="URL", help="answer from the index in this Postgres database "
-                        "(default: RAG_DATABASE_URL)")
+    parser.add_argument("--index", type=Path, help=INDEX_HELP)
+    parser.add_argument("--db", metavar="URL", help=DB_HELP)
     parser.add_argument("-k", type=int, help="how many citations at most (1-50, default 3)")
     parser.add_argument("--model", help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2)")
     return parser
@@ -90,13 +93,14 @@ def _render(answer: Any) -> str:
 def _run_build(args: argparse.Namespace) -> int:
     from .articles import load_articles
     from .embedder import Embedder
+    from .progress import terminal_progress
     from .stores import open_store
 
     settings = _settings(args)
     if args.ray and not settings.database_url:
         raise InputError("--ray builds into a database; give --db URL or set RAG_DATABASE_URL.")
     store = open_store(settings)
-    store.live_version()  # an unreachable database fails here, before the model loads
+    before = store.read_manifest().sources if store.exists() else []  # an unreachable database fails here
     if args.ray:
         from .raybuild import update_on_ray
 
@@ -105,14 +109,76 @@ def _run_build(args: argparse.Namespace) -> int:
         articles = load_articles(args.paths, on_skip=lambda message: _say(f"skipped: {message}"),
                                  max_megabytes=settings.max_article_mb)
         report = store.update(articles, Embedder(settings.model), settings, force=args.force, say=_say,
-                              progress=sys.stderr.isatty())
+                              progress=terminal_progress(sys.stderr))
+    kept = {info.source for info in report.index.manifest.sources}
+    for info in before:
+        if info.source not in kept:
+            _say(f"removed: {info.source} \u201c{info.title}\u201d (not among the paths given; "
+                 "`rag build` makes the index hold exactly them, `rag add` keeps the others)")
     counts = report.index.manifest.counts
+    removed = sum(1 for info in before if info.source not in kept)
     print(f"Indexed {counts['articles']} article(s), {counts['chunks']} chunks, {counts['sentences']} sentences "
           f"in {store.name} ({len(report.embedded)} embedded, {len(report.reused)} reused, "
-          f"{report.seconds:.1f} s).")
-    if report.removed:
-        _say(f"Removed from the index (not among the paths given): {', '.join(report.removed[:10])}"
-             f"{f' and {len(report.removed) - 10} more' if len(report.removed) > 10 else ''}.")
+          f"{removed} removed, {report.seconds:.1f} s).")
+    return 0
+
+
+def _run_add(args: argparse.Namespace) -> int:
+    from .articles import MEGABYTE, load_articles
+    from .embedder import Embedder
+    from .fetch import check_url, fetch_article
+    from .index import index_exists, read_manifest
+    from .library import add_articles
+    from .progress import terminal_progress
+
+    settings = _settings(args)
+    urls = [item for item in args.items if "://" in item]
+    for url in urls:
+        check_url(url)  # refuse file:// and the like before reading anything
+    paths = [Path(item) for item in args.items if "://" not in item]
+    articles = load_articles(paths, on_skip=lambda message: _say(f"skipped: {message}"),
+                             max_megabytes=settings.max_article_mb) if paths else []
+    articles += [fetch_article(url, settings.max_article_mb * MEGABYTE) for url in urls]
+    folder = settings.index_dir
+    model = read_manifest(folder).model if index_exists(folder) else settings.model  # the index keeps its model
+    change = add_articles(articles, folder, lambda: Embedder(model), settings, say=_say,
+                          progress=terminal_progress(sys.stderr))
+    for word, group in (("added", change.added), ("updated", change.updated), ("unchanged", change.unchanged)):
+        for entry in group:
+            print(f"{word}: {entry.source} \u201c{entry.title}\u201d ({entry.chunks} chunks)")
+    print(f"The index at {folder} holds {len(change.index.manifest.sources)} article(s); none was removed.")
+    return 0
+
+
+def _run_remove(args: argparse.Namespace) -> int:
+    from .embedder import Embedder
+    from .index import read_manifest
+    from .library import remove_articles
+
+    settings = _settings(args)
+    model = read_manifest(settings.index_dir).model
+    change = remove_articles(args.keys, settings.index_dir, lambda: Embedder(model), settings, say=_say)
+    for entry in change.removed:
+        print(f"removed: {entry.source} \u201c{entry.title}\u201d")
+    print(f"The index at {settings.index_dir} holds {len(change.index.manifest.sources)} article(s).")
+    return 0
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .library import entries
+    from .stores import open_store
+
+    listed = entries(open_store(_settings(args)).read_manifest())
+    if args.json:
+        print(json.dumps([asdict(entry) for entry in listed], ensure_ascii=False, indent=2))
+        return 0
+    for entry in listed:
+        size = f"{entry.characters / 1000:.1f}k chars" if entry.characters else "?"
+        print(f"{entry.doc_id}  {entry.added[:16].replace('T', ' ') or '?':16}  {size:>12}  "
+              f"\u201c{entry.title}\u201d  {entry.source}")
+    print(f"{len(listed)} article(s).", file=sys.stderr)
     return 0
 
 
@@ -128,8 +194,7 @@ def _run_info(args: argparse.Namespace) -> int:
         return 0
     print(f"Index:    {store.name}")
     print(f"Built:    {manifest.built_at}")
-    print(f"Model:    {manifest.model} ({manifest.dimension} dimensions, {manifest.vectors} vector index, "
-          f"sentence vectors {manifest.sentence_vectors})")
+    print(f"Model:    {manifest.model} ({manifest.dimension} dimensions, {manifest.vectors} vector index)")
     print(f"Chunker:  {', '.join(f'{k}={v}' for k, v in manifest.chunker.items())}")
     print(f"Contents: {', '.join(f'{v} {k}' for k, v in manifest.counts.items())}")
     for info in manifest.sources:
@@ -188,12 +253,46 @@ def _run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_mcp(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from .index import read_manifest
+
+    settings = _settings(args)
+    if args.index is not None:
+        read_manifest(args.index)  # a named index must exist (before the slow imports); only the default is built
+    from .mcpserver import run_stdio
+    from .pipeline import Assistant
+
+    with contextlib.redirect_stdout(sys.stderr):  # standard output carries the protocol: nothing else goes there
+        assistant = Assistant(settings, say=_say, build_missing=args.index is None)
+    _say(f"rag-news MCP server on standard input and output, index {settings.index_dir.resolve()} "
+         f"({len(assistant.index.manifest.sources)} article(s)); stops when the client closes the connection.")
+    run_stdio(assistant)
+    return 0
+
+
 def _rag_parser() -> _Parser:
     parser = _Parser(prog="rag", description="Build indexes of articles and ask questions about them.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    build = commands.add_parser("build", help="build or update an index from files and folders")
+    add = commands.add_parser("add", help="add articles to an index, keeping the ones it has")
+    add.add_argument("items", nargs="+", metavar="PATH|URL", help=".txt, .md or .html files, folders of them, "
+                                                                  "or http(s) addresses of web pages")
+    add.add_argument("--index", type=Path, help=INDEX_HELP)
+    add.set_defaults(run=_run_add)
+    remove = commands.add_parser("remove", help="remove articles from an index")
+    remove.add_argument("keys", nargs="+", metavar="ID|PATH", help="article ids (see `rag list`), names or paths")
+    remove.add_argument("--index", type=Path, help=INDEX_HELP)
+    remove.set_defaults(run=_run_remove)
+    listing = commands.add_parser("list", help="list the articles of an index")
+    listing.add_argument("--index", type=Path, help=INDEX_HELP)
+    listing.add_argument("--db", metavar="URL", help=DB_HELP)
+    listing.add_argument("--json", action="store_true", help="print a JSON list")
+    listing.set_defaults(run=_run_list)
+    build = commands.add_parser("build", help="make an index hold exactly these files and folders (says what it "
+                                              "removes)")
     build.add_argument("paths", nargs="+", type=Path, help=".txt, .md or .html files, or folders of them")
-    build.add_argument("--index", type=Path, help="index folder (default: RAG_INDEX_DIR or index/default)")
+    build.add_argument("--index", type=Path, help=INDEX_HELP)
     build.add_argument("--model", help="sentence-transformers model name or folder")
     build.add_argument("--chunk-tokens", type=int, help="chunk size in cl100k tokens (default 128)")
     build.add_argument("--chunk-overlap", type=int, help="tokens of whole sentences shared by neighbours (default 32)")
@@ -203,8 +302,8 @@ def _rag_parser() -> _Parser:
     build.add_argument("--force", action="store_true", help="re-embed everything, ignoring the old index")
     build.set_defaults(run=_run_build)
     info = commands.add_parser("info", help="show what an index holds")
-    info.add_argument("--index", type=Path, help="index folder (default: RAG_INDEX_DIR or index/default)")
-    info.add_argument("--db", metavar="URL", help="the index in this Postgres database (RAG_DATABASE_URL)")
+    info.add_argument("--index", type=Path, help=INDEX_HELP)
+    info.add_argument("--db", metavar="URL", help=DB_HELP)
     info.add_argument("--json", action="store_true", help="print the manifest as JSON")
     info.set_defaults(run=_run_info)
     evaluation = commands.add_parser("eval", help="measure answers against a question set (JSON lines)")
@@ -218,11 +317,15 @@ def _rag_parser() -> _Parser:
     evaluation.add_argument("--json", action="store_true", help="print the figures and failures as JSON")
     evaluation.set_defaults(run=_run_eval)
     serve = commands.add_parser("serve", help="start the web chat and JSON API (development server)")
-    serve.add_argument("--index", type=Path, help="index folder (default: RAG_INDEX_DIR or index/default)")
-    serve.add_argument("--db", metavar="URL", help="serve the index in this Postgres database (RAG_DATABASE_URL)")
+    serve.add_argument("--index", type=Path, help=INDEX_HELP)
+    serve.add_argument("--db", metavar="URL", help=DB_HELP)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=5000, help="port (default 5000)")
     serve.set_defaults(run=_run_serve)
+    mcp = commands.add_parser("mcp", help="serve the MCP tools ask, search and list_articles over stdio "
+                                          "(for an MCP client's config file)")
+    mcp.add_argument("--index", type=Path, help="index folder (default: RAG_INDEX_DIR or index/default)")
+    mcp.set_defaults(run=_run_mcp)
     ask = commands.add_parser("ask", help="answer a question (same as the `ask` command)",
                               parents=[_ask_parser("rag ask")], add_help=False)
     ask.set_defaults(run=_run_ask)

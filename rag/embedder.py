@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ from .settings import DEFAULT_MODEL
 
 _DEFAULT_NAMES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 PROGRESS_FROM = 512
+STEP = 256  # texts per model call when progress is reported
 
 
 def model_id(name: str) -> str:
@@ -32,15 +33,6 @@ def model_id(name: str) -> str:
 def prepare(text: str) -> str:
     """Fold compatibility characters (non-breaking spaces, ligatures) before the model sees them."""
     return unicodedata.normalize("NFKC", text)
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """Sentence vectors plus, per text, its word-piece vectors and ids (without [CLS]/[SEP])."""
-
-    vectors: np.ndarray
-    token_vectors: list[np.ndarray]
-    token_ids: list[np.ndarray]
 
 
 class Embedder:
@@ -72,10 +64,14 @@ class Embedder:
         self.dimension = int(self.model.get_embedding_dimension() or 0)
         self.max_length = int(self.model.max_seq_length or 512)
 
-    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        """Return one L2-normalized float32 row per text."""
+    def embed(self, texts: list[str], progress: bool = False,
+              on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        """Return one L2-normalized float32 row per text; ``on_batch(n)`` is told as each ``n`` are done."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if on_batch is not None:
+            return np.vstack([_report(self.embed(texts[at:at + STEP]), on_batch)
+                              for at in range(0, len(texts), STEP)])
         vectors = self.model.encode(
             [prepare(text) for text in texts],
             batch_size=64,
@@ -84,37 +80,6 @@ class Embedder:
             show_progress_bar=progress and len(texts) >= PROGRESS_FROM,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
-
-    def encode(self, texts: list[str], progress: bool = False) -> Encoded:
-        """Return sentence vectors and normalized word-piece vectors from one forward pass."""
-        if not texts:
-            return Encoded(np.zeros((0, self.dimension), dtype=np.float32), [], [])
-        outputs = self.model.encode([prepare(text) for text in texts], batch_size=64, output_value=None,
-                                    show_progress_bar=progress and len(texts) >= PROGRESS_FROM)
-        vectors, token_vectors, token_ids = [], [], []
-        for output in outputs:
-            length = int(output["attention_mask"].sum())
-            tokens = output["token_embeddings"][1:length - 1].float().numpy()
-            norms = np.linalg.norm(tokens, axis=1, keepdims=True)
-            token_vectors.append((tokens / np.maximum(norms, 1e-12)).astype(np.float32))
-            token_ids.append(output["input_ids"][1:length - 1].numpy().astype(np.int32))
-            vectors.append(output["sentence_embedding"].float().numpy())
-        matrix = np.vstack(vectors).astype(np.float32)
-        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-        return Encoded(matrix, token_vectors, token_ids)
-
-    def word_pieces(self, texts: list[str]) -> list[np.ndarray]:
-        """Return the word-piece ids ``encode`` would give each text (no [CLS]/[SEP]), without running the model."""
-        if not texts:
-            return []
-        batch = self.model.tokenizer([prepare(text) for text in texts], add_special_tokens=True, truncation=True,
-                                     max_length=self.max_length)["input_ids"]
-        return [np.asarray(ids[1:-1], dtype=np.int32) for ids in batch]
-
-    def vocabulary(self) -> list[str]:
-        """Return the model's word pieces, indexed by id."""
-        tokenizer = self.model.tokenizer
-        return list(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer)))))
 
     def fits(self, text: str) -> bool:
         """Return whether the model reads all of ``text`` (special tokens included)."""
@@ -176,6 +141,12 @@ def export_onnx(embedder: Embedder, folder: Path, format_name: str) -> bool:
     except Exception:
         shutil.rmtree(staging, ignore_errors=True)
         return False
+
+
+def _report(vectors: np.ndarray, on_batch: Callable[[int], None]) -> np.ndarray:
+    """Tell ``on_batch`` how many texts ``vectors`` holds, and return them."""
+    on_batch(len(vectors))
+    return vectors
 
 
 def _default_path() -> str:

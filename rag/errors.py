@@ -19,6 +19,19 @@ class InputError(RagError):
     exit_code = 2
 
 
+class MissingArticleError(InputError):
+    """No article in the index has the id, source or path given."""
+
+    http_status = 404
+
+
+class FetchError(RagError):
+    """A web page could not be fetched: the site did not answer, answered with an error, or took too long."""
+
+    exit_code = 3
+    http_status = 502
+
+
 class ArticleError(RagError):
     """An article file is missing, unreadable, binary or empty."""
 

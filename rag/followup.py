@@ -2,9 +2,11 @@
 
 "When will they be deployed?" says nothing about *who*; the question before
 it did. When a question leans on earlier turns (a pronoun, "what about ...",
-very few content words), the last user question is appended to the query used
-for retrieval. The answer is still typed by the new question alone. Nothing
-is invented: the query only ever holds words the user typed.
+very few content words), the last user question is appended to it. The
+pipeline then reads the passages found for both the question alone and the
+condensed one, and keeps the clearer answer, so a complete question is never
+answered from the previous topic. Nothing is invented: the query only ever
+holds words the user typed.
 """
 from __future__ import annotations
 

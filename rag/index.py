@@ -7,10 +7,10 @@ version loadable. Loading checks the format version, the model and the
 dimension. This module stores and loads; building is ``build.py``'s job.
 
 A version folder holds ``manifest.json``; ``records.sqlite`` (articles, chunks,
-sentences: ``records.py``, read on demand); ``chunks.faiss`` (read whole);
-``bm25/`` and ``.npy`` arrays (word-piece ids and IDF; with stored sentence
-vectors also ``sentences.npy`` and float16 ``tokens.npy``), all memory-mapped,
-so loading costs about the FAISS file and one SQLite open.
+sentences: ``records.py``, read on demand); ``chunks.faiss`` (read whole); and
+``bm25/``, memory-mapped, so loading costs about the FAISS file and one SQLite
+open. An index of an older format is not loaded, but its articles can be read
+back (``old_articles``) to rebuild it.
 """
 from __future__ import annotations
 
@@ -32,13 +32,13 @@ import numpy as np
 
 from .articles import Article
 from .chunker import Chunk
-from .errors import BrokenIndexError, OldIndexError
+from .errors import BrokenIndexError, MissingArticleError, OldIndexError
 from .lexical import Bm25
 from .records import Records, write_records
 from .sentences import Sentence
 
-FORMAT = "rag-index v2"
-OLDER_FORMATS = ("rag-index v1",)
+FORMAT = "rag-index v3"
+OLDER_FORMATS = ("rag-index v1", "rag-index v2")
 POINTER = "CURRENT"
 RECORDS = "records.sqlite"
 
@@ -54,6 +54,8 @@ class SourceInfo:
     path: str | None
     chunks: int
     sentences: int
+    characters: int = 0  # 0 in indexes built before this was recorded
+    added: str = ""  # when the article first came into the index (ISO 8601); "" if not recorded
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,6 @@ class Manifest:
     format: str = FORMAT
     vectors: str = "flat"
     counts: dict[str, int] = field(default_factory=dict)
-    sentence_vectors: str = "stored"
 
 
 @dataclass
@@ -76,11 +77,7 @@ class Index:
     """A loaded index: records (lists when just built, SQLite-backed ``Rows`` when loaded) and vectors.
 
     ``chunk_sentences[i]`` is the ``(first, stop)`` range of sentence numbers inside chunk ``i``;
-    ``sentence_source[j]`` is the article number of sentence ``j``; the word-piece ids of sentence ``j``
-    are ``token_ids[token_offsets[j]:token_offsets[j + 1]]``, and so are its word-piece vectors in
-    ``token_vectors`` when the manifest says ``sentence_vectors == "stored"``; with ``"query-time"``
-    ``sentence_vectors`` and ``token_vectors`` are None and the retriever computes them for the
-    sentences it scores. Loaded arrays are memory-mapped, read-only.
+    ``sentence_source[j]`` is the article number of sentence ``j``.
     """
 
     manifest: Manifest
@@ -92,15 +89,22 @@ class Index:
     source_numbers: Mapping[str, int]
     chunk_vectors: faiss.Index
     bm25: Bm25
-    token_ids: np.ndarray
-    token_offsets: np.ndarray
-    sentence_vectors: np.ndarray | None = None
-    token_vectors: np.ndarray | None = None
     version: str = ""
 
     def article(self, source: str) -> Article:
         """Return the article with this source name."""
         return self.articles[self.source_numbers[source]]
+
+    def article_number(self, doc_id: str) -> int | None:
+        """Return the number of the article with this ``doc_id``, or None if no article has it."""
+        return next((n for n, info in enumerate(self.manifest.sources) if info.doc_id == doc_id), None)
+
+    def article_chunks(self, doc_id: str) -> tuple[int, int]:
+        """Return the chunk numbers ``(first, stop)`` of the article with this ``doc_id``; raise InputError if none."""
+        number = self.article_number(doc_id)
+        if number is None:
+            raise missing_article(doc_id)
+        return int(self.chunk_starts[number]), int(self.chunk_starts[number + 1])
 
     def sentence_text(self, number: int) -> str:
         """Return the text of sentence ``number``."""
@@ -118,7 +122,12 @@ class Index:
         return np.cumsum([0] + [info.sentences for info in self.manifest.sources], dtype=np.int64)
 
 
-STORED, QUERY_TIME = "stored", "query-time"
+def missing_article(doc_id: str) -> MissingArticleError:
+    """Return the one-sentence error for an article id that no article of the index has."""
+    return MissingArticleError(f"There is no article with id {doc_id[:40]!r} in this index; list the articles "
+                               "for their ids (`rag list`, GET /api/documents).")
+
+
 HNSW_SEARCH_DEPTH = 128
 
 
@@ -160,14 +169,6 @@ def save_index(index: Index, folder: Path) -> Path:
                   zip(index.sentence_source, index.sentences))
     faiss.write_index(index.chunk_vectors, str(staging / "chunks.faiss"))
     index.bm25.save(staging / "bm25")
-    arrays = [("token_ids.npy", index.token_ids.astype(np.int32)),
-              ("token_offsets.npy", index.token_offsets.astype(np.int64))]
-    if index.sentence_vectors is not None and index.token_vectors is not None:
-        arrays += [("sentences.npy", index.sentence_vectors.astype(np.float32)),
-                   ("tokens.npy", index.token_vectors.astype(np.float16))]
-    for name, array in arrays:
-        with open(staging / name, "wb") as handle:
-            np.save(handle, np.ascontiguousarray(array))
     _fsync_folder(staging)
     staging.rename(version)
     pointer = folder / f".{POINTER}.tmp"
@@ -207,34 +208,29 @@ def load_index(folder: Path, model: str | None = None) -> Index:
         raise BrokenIndexError(
             f"The index at {folder} was built with {manifest.model}, not {model}; "
             f"run `rag build PATH... --index {folder}` with the model you want.")
-    stored = manifest.sentence_vectors == STORED
     try:
         records = Records(version / RECORDS)
         chunk_vectors = faiss.read_index(str(version / "chunks.faiss"))
         _tune(chunk_vectors)
         bm25 = Bm25.load(version / "bm25", records.counts["chunks"])
-        token_ids, token_offsets = (_array(version / name) for name in ("token_ids.npy", "token_offsets.npy"))
-        sentence_vectors = _array(version / "sentences.npy") if stored else None
-        token_vectors = _array(version / "tokens.npy") if stored else None
         source_numbers = records.source_numbers()
     except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError, sqlite3.Error) as error:
         raise _damaged(folder, f"is damaged ({type(error).__name__})") from None
-    sentences = records.counts["sentences"]
     if chunk_vectors.d != manifest.dimension or chunk_vectors.ntotal != records.counts["chunks"] \
             or manifest.counts.get("chunks") != records.counts["chunks"] \
-            or token_offsets.shape != (sentences + 1,) or int(token_offsets[-1]) != len(token_ids) \
-            or (stored and (sentence_vectors is None or token_vectors is None
-                            or sentence_vectors.shape != (sentences, manifest.dimension)
-                            or token_vectors.shape != (len(token_ids), manifest.dimension))):
+            or manifest.counts.get("sentences", records.counts["sentences"]) != records.counts["sentences"]:
         raise _damaged(folder, "does not match its manifest")
     return Index(manifest, records.articles, records.chunks, records.sentences, records.sentence_source,
-                 records.chunk_sentences, source_numbers, chunk_vectors, bm25, token_ids, token_offsets,
-                 sentence_vectors, token_vectors, version.name)
+                 records.chunk_sentences, source_numbers, chunk_vectors, bm25, version.name)
 
 
-def _array(path: Path) -> np.ndarray:
-    """Return the array saved at ``path``, memory-mapped read-only (pages are read when touched)."""
-    return np.load(path, mmap_mode="r", allow_pickle=False)
+def old_articles(folder: Path) -> list[Article]:
+    """Return the articles of an index of an older format (v2 kept them in its records), to rebuild it."""
+    try:
+        version = folder / (folder / POINTER).read_text(encoding="utf-8").strip()
+        return list(Records(version / RECORDS).articles)
+    except (OSError, ValueError, IndexError, sqlite3.Error):
+        raise _damaged(folder, "is of an older format and its articles could not be read back") from None
 
 
 @contextlib.contextmanager

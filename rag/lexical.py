@@ -43,7 +43,8 @@ class Bm25:
     def index(cls, texts: list[str]) -> Bm25:
         """Return a new BM25 index over ``texts``."""
         model = bm25s.BM25()
-        tokens = bm25s.tokenize(texts or [""], stopwords="en", stemmer=_STEMMER, show_progress=False)
+        placeholder = ["placeholder"]  # an index of no articles (all removed): bm25s needs one word; no score is read
+        tokens = bm25s.tokenize(texts or placeholder, stopwords="en", stemmer=_STEMMER, show_progress=False)
         model.index(tokens, show_progress=False)
         return cls(model, len(texts))
 

@@ -17,11 +17,12 @@ from .answerer import Answer, Policy, compose_answer
 from .articles import BUNDLED_NAME, Article, bundled_article, read_article
 from .build import stale_reason
 from .embedder import Embedder, export_onnx, model_id
-from .errors import ArticleError, InputError, OldIndexError
+from .errors import ArticleError, BrokenIndexError, InputError, OldIndexError
 from .followup import Turn, check_history, condense
-from .index import Index
 from .queryencoder import FORMAT as ONNX_FORMAT
 from .queryencoder import OnnxEncoder, export_folder, load_onnx_encoder
+from .reader import Reader, shared_reader
+from .reading import Findings, Plan, read_passages
 from .retriever import Retriever
 from .settings import Settings
 from .stores import Snapshot, open_store
@@ -46,21 +47,28 @@ def clean_question(question: str, limit: int) -> str:
     return cleaned
 
 
-def current_articles(index: Index, max_megabytes: int) -> list[Article]:
+def current_articles(index: Snapshot, max_megabytes: int) -> list[Article]:
     """Return the index's articles as they are now: re-read from their files where those still exist."""
-    articles = []
-    for number, info in enumerate(index.manifest.sources):
-        if info.path and Path(info.path).is_file():
+    sources = index.manifest.sources
+    return _fresh([index.article(info.source) for info in sources], max_megabytes, [info.path for info in sources])
+
+
+def _fresh(articles: list[Article], max_megabytes: int, paths: Sequence[str | None] | None = None) -> list[Article]:
+    """Return ``articles`` re-read from their files where those still exist (the bundled one from the package)."""
+    result = []
+    for number, article in enumerate(articles):
+        path = paths[number] if paths is not None else article.source
+        if path and Path(path).is_file():
             try:
-                articles.append(read_article(Path(info.path), info.source, max_megabytes))
+                result.append(read_article(Path(path), article.source, max_megabytes))
                 continue
             except ArticleError:
                 pass
-        if info.source == BUNDLED_NAME and info.path is None:
-            articles.append(bundled_article())
+        if article.source == BUNDLED_NAME and (paths is None or path is None):
+            result.append(bundled_article())
         else:
-            articles.append(index.articles[number])
-    return articles
+            result.append(article)
+    return result
 
 
 def open_index(settings: Settings, model: str, embedder: Callable[[], Embedder], say: Say | None = None,
@@ -68,10 +76,10 @@ def open_index(settings: Settings, model: str, embedder: Callable[[], Embedder],
     """Open the index the settings name (``open_store``), refreshing a local one if stale.
 
     A shared store (a database) is built only by ``rag build``. A missing local
-    index is built from the bundled article when ``build_missing`` (and so is
-    one of just that article written by an earlier version); otherwise it is an
-    error that says to run ``rag build``. ``embedder`` is called only when
-    something must be embedded.
+    index is built from the bundled article when ``build_missing`` (an index of
+    an earlier format is rebuilt from its articles); otherwise it is an error
+    that says to run ``rag build``. ``embedder`` is called only when something
+    must be embedded.
     """
     store = open_store(settings)
     if store.shared:
@@ -85,11 +93,17 @@ def open_index(settings: Settings, model: str, embedder: Callable[[], Embedder],
     try:
         index = store.open(model=model)
     except OldIndexError as error:
-        if not build_missing or error.sources != [BUNDLED_NAME]:
+        if not build_missing:
             raise
+        try:
+            articles = _fresh(store.old_articles(), settings.max_article_mb)
+        except BrokenIndexError:
+            if error.sources != [BUNDLED_NAME]:
+                raise error from None
+            articles = [bundled_article()]
         if say:
-            say(f"Rebuilding the index of the bundled article in {store.name} for this version...")
-        return store.update([bundled_article()], embedder(), settings, force=True, say=say).index
+            say(f"Rebuilding the index in {store.name} for this version ({len(articles)} article(s))...")
+        return store.update(articles, embedder(), settings, force=True, say=say).index
     articles = current_articles(index, settings.max_article_mb)
     reason = stale_reason(index, articles, settings, model)
     if reason is None:
@@ -115,9 +129,11 @@ class Assistant:
     """
 
     def __init__(self, settings: Settings | None = None, say: Say | None = None,
-                 build_missing: bool = True, policy: Policy = Policy(), embedder: Embedder | None = None) -> None:
+                 build_missing: bool = True, policy: Policy = Policy(), embedder: Embedder | None = None,
+                 reader: Reader | None = None, plan: Plan = Plan()) -> None:
         self.settings = settings or Settings.from_env()
         self.policy = policy
+        self.plan = plan
         self.store = open_store(self.settings)
         if not build_missing:
             self.store.read_manifest()  # fail before any slow load
@@ -125,7 +141,8 @@ class Assistant:
         self.model_id = model_id(self.settings.model)
         index = open_index(self.settings, self.model_id, self.embedder, say, build_missing)
         self.encoder: Embedder | OnnxEncoder = embedder or self._query_encoder()
-        self._loaded = _Loaded(index, Retriever(index, self.encoder))
+        self.reader = reader or shared_reader("", self.settings.threads)
+        self._loaded = _Loaded(index, Retriever(index))
         self._reloading = threading.Lock()
         self._checked = time.monotonic()
 
@@ -152,7 +169,7 @@ class Assistant:
             if version is None or version == self._loaded.index.version:
                 return False
             index = self.store.open(model=self.model_id)
-            self._loaded = _Loaded(index, Retriever(index, self.encoder))
+            self._loaded = _Loaded(index, Retriever(index))
             return True
         finally:
             self._reloading.release()
@@ -170,34 +187,59 @@ class Assistant:
             encoder = load_onnx_encoder(self.model_id, self.settings.threads)
         return encoder or self.embedder()
 
-    def ask(self, question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
-        """Answer ``question`` from the index, citing the sentences it quotes; ``history`` helps follow-ups."""
+    def ask(self, question: str, k: int | None = None, history: Sequence[Turn] = (),
+            article: str | None = None) -> Answer:
+        """Answer ``question`` from the index, citing the sentences it quotes; ``history`` helps follow-ups.
+
+        ``article`` (a ``doc_id``) limits the answer to that one article.
+
+        A question that leans on the conversation ("When will they be deployed?") is looked up twice, alone
+        and with the previous question folded into the search; the reader reads the question as asked in the
+        passages of both, and the reading that finds the clearer answer wins.
+        """
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
         check_history(history)
-        query = condense(question, history)
         k = self.settings.k if k is None else k
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 50:
             raise InputError("k must be a whole number between 1 and 50.")
         loaded = self._loaded  # one consistent index + retriever for this question
-        encoded = self.encoder.encode([query])
-        embedded = time.perf_counter()
-        passages = loaded.retriever.retrieve(query, encoded, max(k, PASSAGES), question=question)
-        retrieved = time.perf_counter()
-        answer = compose_answer(question, passages, loaded.index, k, self.policy)
-        done = time.perf_counter()
-        timings = {"embed": (embedded - started) * 1000, "retrieve": (retrieved - embedded) * 1000,
-                   "answer": (done - retrieved) * 1000, "total": (done - started) * 1000}
+        within = None if article is None else loaded.index.article_chunks(article)
+        queries = [question] + [q for q in [condense(question, history)] if q != question]
+        timings = {"embed": 0.0, "retrieve": 0.0, "read": 0.0}
+        best: Findings | None = None
+        for query in queries:
+            findings = self._find(question, query, max(k, PASSAGES), within, loaded, timings)
+            if best is None or findings.margin > best.margin:
+                best = findings
+        assert best is not None
+        answer = compose_answer(question, best, loaded.index, k, self.policy)
+        timings["total"] = (time.perf_counter() - started) * 1000
         return Answer(answer.question, answer.answer, answer.short_answer, answer.found, answer.citations,
                       {name: round(value, 2) for name, value in timings.items()})
+
+    def _find(self, question: str, query: str, depth: int, within: tuple[int, int] | None, loaded: _Loaded,
+              timings: dict[str, float]) -> Findings:
+        """Retrieve passages for ``query`` and read them for ``question``; add each stage's time to ``timings``."""
+        started = time.perf_counter()
+        vector = self.encoder.embed([query])[0]
+        embedded = time.perf_counter()
+        passages = loaded.retriever.retrieve(query, vector, depth, within)
+        retrieved = time.perf_counter()
+        findings = read_passages(self.reader, question, passages, loaded.index, self.plan)
+        done = time.perf_counter()
+        timings["embed"] += (embedded - started) * 1000
+        timings["retrieve"] += (retrieved - embedded) * 1000
+        timings["read"] += (done - retrieved) * 1000
+        return findings
 
 
 _default: Assistant | None = None
 
 
-def ask(question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
+def ask(question: str, k: int | None = None, history: Sequence[Turn] = (), article: str | None = None) -> Answer:
     """Answer ``question`` with the default settings, loading everything on the first call."""
     global _default
     if _default is None:
         _default = Assistant()
-    return _default.ask(question, k, history)
+    return _default.ask(question, k, history, article)

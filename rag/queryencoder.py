@@ -8,6 +8,9 @@ imports and session take about 0.4 s instead of 6 s. Vectors match
 sentence-transformers' to a cosine of 0.9999 (tests/test_queryencoder.py).
 Only models whose pooling is a plain mean are exported; others keep using the
 Embedder. This module never imports torch.
+
+onnxruntime is imported, and its session made, on the first question in each
+process (``sessions.py``).
 """
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .embedder import Encoded, prepare
+from .embedder import prepare
+from .sessions import LazySession
 
 FORMAT = "rag-onnx v1"
 BATCH = 8
@@ -38,67 +42,45 @@ def export_folder(model_id: str) -> Path:
 
 
 class OnnxEncoder:
-    """Encodes questions with an ONNX export; the same API as Embedder.encode."""
+    """Encodes questions with an ONNX export; the same API as Embedder.embed."""
 
     def __init__(self, folder: Path, threads: int = 0) -> None:
-        import onnxruntime
         from tokenizers import Tokenizer
 
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         if meta.get("format") != FORMAT:
             raise ValueError(f"unknown export format {meta.get('format')!r}")
+        if not (folder / "model.onnx").stat().st_size:
+            raise ValueError("the exported model is empty")
         self.model_id: str = meta["model_id"]
         self.dimension: int = int(meta["dimension"])
         self.max_length: int = int(meta["max_length"])
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_length)
         self.tokenizer.enable_padding()
-        options = onnxruntime.SessionOptions()
-        if threads > 0:
-            options.intra_op_num_threads = threads
-        options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options,
-                                                    providers=["CPUExecutionProvider"])
+        self.session = LazySession(folder / "model.onnx", threads)
 
-    def encode(self, texts: list[str], progress: bool = False) -> Encoded:
-        """Return mean-pooled, normalized vectors and normalized word-piece vectors, as the Embedder does.
+    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """Return one mean-pooled, L2-normalized float32 row per text, as the Embedder does.
 
         Many texts are run in batches of similar length, so little time goes to padding.
         """
         if len(texts) <= BATCH:
-            return self._encode(texts)
+            return self._embed(texts)
         order = sorted(range(len(texts)), key=lambda n: len(texts[n]))
-        parts = [self._encode([texts[n] for n in order[at:at + BATCH]]) for at in range(0, len(order), BATCH)]
-        place = np.argsort(order)
-        token_vectors = [rows for part in parts for rows in part.token_vectors]
-        token_ids = [ids for part in parts for ids in part.token_ids]
-        return Encoded(np.vstack([part.vectors for part in parts])[place], [token_vectors[n] for n in place],
-                       [token_ids[n] for n in place])
+        parts = [self._embed([texts[n] for n in order[at:at + BATCH]]) for at in range(0, len(order), BATCH)]
+        return np.vstack(parts)[np.argsort(order)]
 
-    def _encode(self, texts: list[str]) -> Encoded:
+    def _embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
-            return Encoded(np.zeros((0, self.dimension), dtype=np.float32), [], [])
+            return np.zeros((0, self.dimension), dtype=np.float32)
         batch = self.tokenizer.encode_batch([prepare(text) for text in texts])
         ids = np.array([item.ids for item in batch], dtype=np.int64)
         mask = np.array([item.attention_mask for item in batch], dtype=np.int64)
-        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                         "token_type_ids": np.zeros_like(ids)})[0].astype(np.float32)
+        hidden = self.session.run({"input_ids": ids, "attention_mask": mask,
+                                   "token_type_ids": np.zeros_like(ids)})[0].astype(np.float32)
         pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-        vectors = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        token_vectors, token_ids = [], []
-        for row, length in zip(range(len(texts)), mask.sum(axis=1)):
-            tokens = hidden[row, 1:int(length) - 1]
-            token_vectors.append(tokens / np.maximum(np.linalg.norm(tokens, axis=1, keepdims=True), 1e-12))
-            token_ids.append(ids[row, 1:int(length) - 1].astype(np.int32))
-        return Encoded(vectors.astype(np.float32), token_vectors, token_ids)
-
-    def vocabulary(self) -> list[str]:
-        """Return the word pieces, indexed by id."""
-        pieces = self.tokenizer.get_vocab(with_added_tokens=True)
-        vocabulary = [""] * (max(pieces.values()) + 1)
-        for piece, number in pieces.items():
-            vocabulary[number] = piece
-        return vocabulary
+        return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
 def load_onnx_encoder(model_id: str, threads: int = 0) -> OnnxEncoder | None:

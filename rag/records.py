@@ -9,7 +9,6 @@ a fork). Vectors are not kept here (``index.py``).
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sqlite3
 import threading
@@ -19,7 +18,7 @@ from typing import Any, TypeVar, overload
 
 from .articles import Article
 from .chunker import Chunk
-from .sentences import Mention, Sentence
+from .sentences import Sentence
 
 T = TypeVar("T")
 PAGE = 1000
@@ -33,7 +32,7 @@ CREATE TABLE chunks (number INTEGER PRIMARY KEY, article INTEGER NOT NULL, ordin
                      start INTEGER NOT NULL, end INTEGER NOT NULL, first_sentence INTEGER NOT NULL,
                      stop_sentence INTEGER NOT NULL);
 CREATE TABLE sentences (number INTEGER PRIMARY KEY, article INTEGER NOT NULL, start INTEGER NOT NULL,
-                        end INTEGER NOT NULL, mentions TEXT NOT NULL);
+                        end INTEGER NOT NULL);
 """
 
 
@@ -49,9 +48,8 @@ def write_records(path: Path, articles: Iterable[Article], chunks: Iterable[tupl
         connection.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)", (
             (n, article, c.ordinal, c.start, c.end, first, stop)
             for n, (article, c, (first, stop)) in enumerate(chunks)))
-        connection.executemany("INSERT INTO sentences VALUES (?, ?, ?, ?, ?)", (
-            (n, article, s.start, s.end, json.dumps([[m.start, m.end, m.label] for m in s.mentions]))
-            for n, (article, s) in enumerate(sentences)))
+        connection.executemany("INSERT INTO sentences VALUES (?, ?, ?, ?)", (
+            (n, article, s.start, s.end) for n, (article, s) in enumerate(sentences)))
         connection.commit()
     finally:
         connection.close()
@@ -108,9 +106,8 @@ class Records:
         return result
 
     def _sentences(self, first: int, stop: int) -> list[Sentence]:
-        return [Sentence(start, end, tuple(Mention(*m) for m in json.loads(mentions))) for start, end, mentions in
-                self._query("SELECT start, end, mentions FROM sentences WHERE number >= ? AND number < ? "
-                            "ORDER BY number", first, stop)]
+        return [Sentence(start, end) for start, end in self._query(
+            "SELECT start, end FROM sentences WHERE number >= ? AND number < ? ORDER BY number", first, stop)]
 
     def _sentence_sources(self, first: int, stop: int) -> list[int]:
         return [row[0] for row in self._query(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .articles import MAX_MEGABYTES
@@ -17,11 +17,21 @@ from .errors import InputError
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 
+def default_index_dir() -> Path:
+    """Return the index used when none is named: ``index`` in the user's data folder (platformdirs).
+
+    Example on Linux: ~/.local/share/rag-news/index (or under $XDG_DATA_HOME).
+    """
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("rag-news", appauthor=False)) / "index"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the library can be told; defaults are the measured best."""
 
-    index_dir: Path = Path("index/default")
+    index_dir: Path = field(default_factory=default_index_dir)
     model: str = DEFAULT_MODEL
     k: int = 3
     chunk_tokens: int = 128
@@ -30,7 +40,6 @@ class Settings:
     threads: int = 0
     hnsw_from: int = 50_000
     max_article_mb: int = MAX_MEGABYTES
-    query_time_from: int = 20_000  # chunks; from here sentence vectors are computed per query, not stored
     database_url: str = ""  # a Postgres URL: the index lives in that database instead of index_dir
 
     @classmethod
@@ -44,12 +53,11 @@ class Settings:
             values["model"] = env["RAG_EMBED_MODEL"]
         if env.get("RAG_DATABASE_URL"):
             values["database_url"] = env["RAG_DATABASE_URL"]
-        for field, name in (("k", "RAG_K"), ("chunk_tokens", "RAG_CHUNK_TOKENS"),
+        for key, name in (("k", "RAG_K"), ("chunk_tokens", "RAG_CHUNK_TOKENS"),
                             ("chunk_overlap", "RAG_CHUNK_OVERLAP"), ("threads", "RAG_THREADS"),
-                            ("hnsw_from", "RAG_HNSW_FROM"), ("max_article_mb", "RAG_MAX_ARTICLE_MB"),
-                            ("query_time_from", "RAG_QUERY_TIME_FROM")):
+                            ("hnsw_from", "RAG_HNSW_FROM"), ("max_article_mb", "RAG_MAX_ARTICLE_MB")):
             if env.get(name):
-                values[field] = _parse_int(name, env[name])
+                values[key] = _parse_int(name, env[name])
         return cls(**values).checked()
 
     def checked(self) -> Settings:
@@ -62,8 +70,6 @@ class Settings:
             raise InputError(f"RAG_HNSW_FROM must be at least 1, not {self.hnsw_from}.")
         if not 1 <= self.max_article_mb <= 1024:
             raise InputError(f"RAG_MAX_ARTICLE_MB must be between 1 and 1024, not {self.max_article_mb}.")
-        if self.query_time_from < 0:
-            raise InputError(f"RAG_QUERY_TIME_FROM must be at least 0, not {self.query_time_from}.")
         if not 0 <= self.threads <= 256:
             raise InputError(f"The thread count must be between 0 (automatic) and 256, not {self.threads}.")
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):

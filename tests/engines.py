@@ -109,13 +109,12 @@ def index_rows(url: str) -> tuple[list, list, dict]:
     with psycopg.connect(url) as connection:
         register_vector(connection)
         articles = connection.execute(
-            "SELECT number, source, title, sha256, text, body_start, body_end, chunks, sentences, word_pieces, "
+            "SELECT number, source, title, sha256, text, body_start, body_end, chunks, sentences, characters, "
             "lexical_length FROM rag_articles WHERE retired IS NULL ORDER BY source").fetchall()
         first = dict(connection.execute("SELECT article, min(number) FROM rag_sentences GROUP BY article").fetchall())
         source = {number: name for number, name, *_ in articles}
-        sentences = sorted((source[a], n - first[a], s, e, m, list(p)) for a, n, s, e, m, p in connection.execute(
-            'SELECT article, number, start, "end", mentions, word_pieces FROM rag_sentences').fetchall()
-            if a in source)
+        sentences = sorted((source[a], n - first[a], s, e) for a, n, s, e in connection.execute(
+            'SELECT article, number, start, "end" FROM rag_sentences').fetchall() if a in source)
         chunks = {(source[a], o): (s, e, f - first[a], t - first[a], lexemes, length,
                                    np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, dtype=np.float32))
                   for a, o, s, e, f, t, lexemes, length, v in connection.execute(

@@ -37,7 +37,8 @@ def test_ask_works_right_after_install_and_reuses_its_index(tmp_path: Path):
     assert "Building the index of the bundled article" in first.stderr
     assert "Carter" in first.stdout and "Le Drian" in first.stdout and "co-chaired" in first.stdout
     assert "[1] Paris coalition meeting" in first.stdout
-    assert (tmp_path / "index" / "default" / "CURRENT").is_file()
+    assert (tmp_path / "data" / "rag-news" / "index" / "CURRENT").is_file()  # the user's data folder
+    assert not (tmp_path / "index").exists()  # not the folder ask was run in
     second = run("ask", "--json", "When will US special operations forces deploy?", cwd=tmp_path)
     assert second.returncode == 0 and "Building" not in second.stderr
     data = json.loads(second.stdout)
@@ -223,8 +224,98 @@ def test_files_that_vanish_or_change_while_a_build_reads_them(tmp_path: Path):
     changed = [source for source, text in now.items() if source not in indexed or indexed[source].text != text]
     assert changed  # some files changed or came back after the first build read the folder
     second = run("rag", "build", "news", "--index", "idx", cwd=tmp_path)
-    assert second.returncode == 0 and second.stderr == "", second.stderr
+    assert second.returncode == 0, second.stderr
+    gone = [info.source for info in index.manifest.sources if info.source not in now]  # deleted since the first build
+    said = second.stderr.splitlines()
+    assert [line.split(" ")[1] for line in said] == gone and all(line.startswith("removed: ") for line in said)
+    assert f"{len(gone)} removed" in second.stdout
     assert f"({len(changed)} embedded, {len(now) - len(changed)} reused," in second.stdout
     rebuilt = load_index(tmp_path / "idx")
     current = load_articles([tmp_path / "news"])
     assert stale_reason(rebuilt, current, Settings(), rebuilt.manifest.model) is None
+
+
+def write_stories(folder: Path) -> list[Path]:
+    folder.mkdir(exist_ok=True)
+    stories = {"bridge.txt": "# Bridge news\n\nThe bridge opened in March. It cost 4 million dollars.",
+               "budget.md": "# Budget vote\n\nThe council approved a budget of 12 million euros on Tuesday.",
+               "festival.txt": "# Festival\n\nThe festival starts on Friday in Porto, said organiser Luis Mota."}
+    for name, text in stories.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return [folder / name for name in stories]
+
+
+def test_add_to_an_index_of_two_keeps_them_then_remove_and_list(tmp_path: Path):
+    bridge, budget, festival = write_stories(tmp_path / "news")
+    assert run("rag", "build", str(bridge), str(budget), "--index", "idx", cwd=tmp_path).returncode == 0
+    added = run("rag", "add", str(festival), "--index", "idx", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.splitlines() == ["added: news/festival.txt \u201cFestival\u201d (1 chunks)",
+                                         "The index at idx holds 3 article(s); none was removed."]
+    assert added.stderr == ""  # not a terminal: no progress bars
+    listed = run("rag", "list", "--index", "idx", "--json", cwd=tmp_path)
+    rows = json.loads(listed.stdout)
+    assert [row["source"] for row in rows] == ["news/bridge.txt", "news/budget.md", "news/festival.txt"]
+    assert all(row["added"] and row["characters"] > 0 for row in rows)
+    table = run("rag", "list", "--index", "idx", cwd=tmp_path)
+    assert "\u201cBudget vote\u201d" in table.stdout and table.stderr == "3 article(s).\n"
+    assert "Friday" in run("ask", "--index", "idx", "When does the festival start?", cwd=tmp_path).stdout
+    assert "March" in run("ask", "--index", "idx", "When did the bridge open?", cwd=tmp_path).stdout
+    by_id = run("rag", "remove", rows[1]["doc_id"], "--index", "idx", cwd=tmp_path)
+    assert by_id.stdout.splitlines()[0] == "removed: news/budget.md \u201cBudget vote\u201d"
+    by_path = run("rag", "remove", str(bridge), "--index", "idx", cwd=tmp_path)
+    assert by_path.returncode == 0 and "removed: news/bridge.txt" in by_path.stdout
+    assert [row["source"] for row in json.loads(run("rag", "list", "--index", "idx", "--json", cwd=tmp_path).stdout)] \
+        == ["news/festival.txt"]
+    unknown = run("rag", "remove", "news/bridge.txt", "--index", "idx", cwd=tmp_path)
+    assert_one_sentence_error(unknown)
+    assert unknown.returncode == 2 and "No indexed article" in unknown.stderr
+
+
+def test_build_says_what_it_removes_and_why(tmp_path: Path):
+    bridge, budget, festival = write_stories(tmp_path / "news")
+    assert run("rag", "add", str(bridge), str(budget), "--index", "idx", cwd=tmp_path).returncode == 0
+    rebuilt = run("rag", "build", str(festival), "--index", "idx", cwd=tmp_path)
+    assert rebuilt.returncode == 0
+    assert rebuilt.stderr.splitlines() == [
+        f"removed: news/{name} \u201c{title}\u201d (not among the paths given; `rag build` makes the index hold exactly "
+        "them, `rag add` keeps the others)" for name, title in (("bridge.txt", "Bridge news"), ("budget.md", "Budget vote"))]
+    assert "2 removed" in rebuilt.stdout
+
+
+def test_add_refuses_other_schemes_and_private_addresses_before_reading(tmp_path: Path):
+    for url, words in (("file:///etc/passwd", "not file:"), ("http://10.0.0.1/x", "private address")):
+        result = run("rag", "add", url, "--index", "idx", cwd=tmp_path)
+        assert_one_sentence_error(result)
+        assert words in result.stderr and not (tmp_path / "idx").exists()
+
+
+def test_progress_bars_on_a_terminal_only(tmp_path: Path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    bridge, budget, _ = write_stories(tmp_path / "news")
+    main, side = pty.openpty()
+    fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a terminal 120 columns wide
+    try:
+        process = subprocess.Popen([str(BIN / "rag"), "add", str(bridge), str(budget), "--index", "idx"], cwd=tmp_path,
+                                   stdin=side, stdout=subprocess.DEVNULL, stderr=side, env=os.environ)
+        os.close(side)
+        shown = b""
+        while True:
+            try:
+                piece = os.read(main, 65536)
+            except OSError:  # the terminal closed: the command is done
+                break
+            if not piece:
+                break
+            shown += piece
+        assert process.wait(timeout=300) == 0
+    finally:
+        os.close(main)
+    text = shown.decode("utf-8", "replace")
+    assert "Reading articles: 100%" in text and "2/2" in text and "Embedding chunks: 100%" in text
+    assert "chunks/s" in text or "s/ chunk" in text  # the rate
+    assert "<00:00" in text  # time left

@@ -14,14 +14,6 @@ def test_vectors_are_normalized_float32(embedder):
     assert embedder.embed([]).shape == (0, 384)
 
 
-def test_encode_gives_the_same_sentence_vectors_plus_word_pieces(embedder):
-    texts = ["The French carrier sails in the Gulf.", "Short"]
-    encoded = embedder.encode(texts)
-    assert np.allclose(encoded.vectors, embedder.embed(texts), atol=1e-5)
-    assert [len(t) for t in encoded.token_vectors] == [len(i) for i in encoded.token_ids]
-    assert len(encoded.token_ids[1]) == 1
-
-
 def test_paraphrases_are_closer_than_unrelated_text(embedder):
     a, b, c = embedder.embed(["Who chaired the meeting?", "Carter co-chaired the meeting.", "Bread needs yeast."])
     assert a @ b > a @ c + 0.2

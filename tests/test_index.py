@@ -24,47 +24,19 @@ STORY = "Ministers met in Rome on Monday. They agreed to share radar data. The t
 def test_round_trip_keeps_everything(bundled_index_dir: Path):
     index = load_index(bundled_index_dir)
     manifest = index.manifest
-    assert manifest.format == "rag-index v2" and manifest.dimension == 384
+    assert manifest.format == "rag-index v3" and manifest.dimension == 384
     assert manifest.model == "sentence-transformers/all-MiniLM-L6-v2"
     assert manifest.chunker["tokenizer"] == "cl100k_base"
     assert manifest.sources[0].sha256 == bundled_article().digest
     assert index.chunk_vectors.ntotal == len(index.chunks) == manifest.counts["chunks"]
     for chunk in index.chunks:
         assert index.article(chunk.source).text[chunk.start:chunk.end] == chunk.text
-    assert index.token_offsets[-1] == len(index.token_ids) == len(index.token_vectors)
-    assert np.allclose(np.linalg.norm(index.sentence_vectors, axis=1), 1.0, atol=1e-4)
-    assert manifest.sentence_vectors == "stored" and isinstance(index.token_vectors, np.memmap)
     assert len(index.sentences) == manifest.counts["sentences"] == len(list(index.sentences))
     assert index.chunks[-1] == list(index.chunks)[-1] == index.chunks[len(index.chunks) - 1]
     first, stop = index.chunk_sentences[0]
     assert index.sentence_text(first) in index.chunks[0].text
-    assert any(sentence.mentions for sentence in index.sentences)
-
-
-def test_a_large_build_stores_only_chunk_vectors_and_word_piece_ids(tmp_path: Path, embedder,
-                                                                     bundled_index_dir: Path):
-    settings = Settings(index_dir=tmp_path / "index", query_time_from=5)
-    update_index([bundled_article()], settings.index_dir, embedder, settings)
-    index, stored = load_index(settings.index_dir), load_index(bundled_index_dir)
-    version = settings.index_dir / index.version
-    assert index.manifest.sentence_vectors == "query-time" and stored.manifest.sentence_vectors == "stored"
-    assert index.sentence_vectors is None and index.token_vectors is None
-    assert not (version / "tokens.npy").exists() and (version / "records.sqlite").is_file()
-    assert np.array_equal(index.token_ids, stored.token_ids)
-    assert list(index.chunks) == list(stored.chunks) and list(index.sentences) == list(stored.sentences)
-    assert Settings.from_env({"RAG_QUERY_TIME_FROM": "7"}).query_time_from == 7
-
-
-def test_a_rebuild_that_crosses_into_the_stored_tier_encodes_reused_sentences(tmp_path: Path, embedder):
-    one, two = make_article(STORY, "one.txt"), make_article(STORY.replace("Rome", "Oslo"), "two.txt")
-    folder = tmp_path / "index"
-    update_index([one, two], folder, embedder, Settings(index_dir=folder, query_time_from=0))
-    changed = make_article(STORY.replace("radar", "satellite"), "two.txt")
-    report = update_index([one, changed], folder, embedder, Settings(index_dir=folder))
-    assert report.reused == ["one.txt"] and report.index.manifest.sentence_vectors == "stored"
-    fresh = update_index([one, changed], tmp_path / "fresh", embedder, Settings(index_dir=folder), force=True).index
-    assert np.allclose(report.index.sentence_vectors, fresh.sentence_vectors, atol=1e-5)
-    assert np.allclose(report.index.token_vectors, fresh.token_vectors, atol=1e-3)
+    version = bundled_index_dir / index.version
+    assert sorted(p.name for p in version.iterdir()) == ["bm25", "chunks.faiss", "manifest.json", "records.sqlite"]
 
 
 def test_partial_rebuild_reembeds_only_what_changed(tmp_path: Path, embedder):
@@ -79,7 +51,8 @@ def test_partial_rebuild_reembeds_only_what_changed(tmp_path: Path, embedder):
     assert second.embedded == ["two.txt"] and second.reused == ["one.txt"]
     reloaded = load_index(folder)
     fresh = update_index([one, changed], tmp_path / "fresh", embedder, settings, force=True).index
-    assert np.allclose(reloaded.sentence_vectors, fresh.sentence_vectors, atol=1e-5)
+    assert np.allclose(reloaded.chunk_vectors.reconstruct_n(0, len(reloaded.chunks)),
+                       fresh.chunk_vectors.reconstruct_n(0, len(fresh.chunks)), atol=1e-5)
     assert [c.text for c in reloaded.chunks] == [c.text for c in fresh.chunks]
     assert stale_reason(reloaded, [one, changed], settings, embedder.model_id) is None
     assert stale_reason(reloaded, [one, changed], settings.replace(chunk_tokens=64), embedder.model_id)

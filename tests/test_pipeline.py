@@ -64,3 +64,18 @@ def test_a_bundled_index_from_an_earlier_version_is_rebuilt_and_others_are_refus
     old_index(tmp_path / "mine", ["news/budget.md"])
     with pytest.raises(BrokenIndexError, match=r"has format 'rag-index v1'.*--force"):
         Assistant(Settings(index_dir=tmp_path / "mine"), embedder=embedder)
+
+
+def test_an_index_of_the_previous_format_is_rebuilt_from_the_articles_it_kept(tmp_path, embedder):
+    """A v2 index kept its articles' texts: they are rebuilt even when the files are gone."""
+    folder = tmp_path / "index"
+    article = make_article("The bridge opened in March. It cost 4 million dollars.", str(tmp_path / "gone.txt"))
+    update_index([article], folder, embedder, Settings(index_dir=folder))
+    version = folder / (folder / "CURRENT").read_text().strip()
+    manifest = json.loads((version / "manifest.json").read_text())
+    (version / "manifest.json").write_text(json.dumps({**manifest, "format": "rag-index v2"}))
+    said: list[str] = []
+    assistant = Assistant(Settings(index_dir=folder), say=said.append, embedder=embedder)
+    assert said == [f"Rebuilding the index in {folder} for this version (1 article(s))..."]
+    assert assistant.index.manifest.format == "rag-index v3"
+    assert [a.text for a in assistant.index.articles] == [article.text]

@@ -15,7 +15,7 @@ import pytest
 
 from rag.articles import bundled_article, load_articles, make_article
 from rag.build import update_index
-from rag.errors import BrokenIndexError, DatabaseError
+from rag.errors import BrokenIndexError, DatabaseError, MissingArticleError
 from rag.evaluate import evaluate, read_questions
 from rag.pipeline import Assistant
 from rag.settings import Settings
@@ -36,23 +36,20 @@ def replica(url: str) -> Assistant:
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory, embedder, postgres, onnx_export):
-    """The bundled article and the SQuAD Normans article in a folder (default: stored sentence vectors), in a
-    folder that encodes sentences per question like the database, and in a database."""
-    folder = tmp_path_factory.mktemp("parity")
+    """The bundled article and the SQuAD Normans article in a folder and in a database, each with an Assistant
+    as a replica has it (the ONNX query encoder, the reader, one thread)."""
+    folder = tmp_path_factory.mktemp("parity") / "index"
     url = postgres.create_database("parity")
     articles = load_articles([PARIS, DATA / "normans.txt"])
-    update_index(articles, folder / "stored", embedder, Settings(index_dir=folder / "stored"))
-    update_index(articles, folder / "query-time", embedder, Settings(index_dir=folder / "query-time",
-                                                                      query_time_from=0))
+    update_index(articles, folder, embedder, Settings(index_dir=folder))
     PostgresStore(url).update(articles, embedder, Settings(database_url=url))
-    return (Assistant(Settings(index_dir=folder / "stored"), build_missing=False, embedder=embedder),
-            Assistant(Settings(index_dir=folder / "query-time", threads=1), build_missing=False), replica(url))
+    return Assistant(Settings(index_dir=folder, threads=1), build_missing=False), replica(url)
 
 
 @pytest.mark.parametrize("questions", ["paris_questions.jsonl", "normans_questions.jsonl"])
 def test_the_same_answers_and_figures_from_a_folder_and_a_database(stores, questions: str):
     rows = read_questions(DATA / questions)
-    answers: list[list] = [[], [], []]
+    answers: list[list] = [[], []]
     figures = []
     for assistant, kept in zip(stores, answers):
         asked = assistant.ask
@@ -61,25 +58,36 @@ def test_the_same_answers_and_figures_from_a_folder_and_a_database(stores, quest
             figures.append(dataclasses.replace(evaluate(assistant, rows), latency_p50_ms=0, latency_p95_ms=0))
         finally:
             del assistant.ask
-    assert figures[0] == figures[2] and figures[1] == figures[2]  # what `rag eval` prints
-    for row, stored, query_time, database in zip(rows, *answers):
-        for folder in (stored, query_time):
-            assert (folder.answer, folder.short_answer, folder.found) == \
-                (database.answer, database.short_answer, database.found), row.question
-        # the same sentence scoring path: the same citations, in the same order, with the same scores
-        assert [dataclasses.replace(c, score=0) for c in query_time.citations] == \
+    assert figures[0] == figures[1]  # what `rag eval` prints
+    for row, folder, database in zip(rows, *answers):
+        assert (folder.answer, folder.short_answer, folder.found) == \
+            (database.answer, database.short_answer, database.found), row.question
+        assert [dataclasses.replace(c, score=0) for c in folder.citations] == \
             [dataclasses.replace(c, score=0) for c in database.citations], row.question
-        assert [c.score for c in query_time.citations] == pytest.approx([c.score for c in database.citations],
-                                                                         abs=1e-4)
-        # stored sentence vectors (torch) against vectors encoded per question (ONNX): near-ties may swap
-        assert sorted((c.start, c.end) for c in stored.citations) == \
-            sorted((c.start, c.end) for c in database.citations), row.question
+        assert [c.score for c in folder.citations] == pytest.approx([c.score for c in database.citations], abs=1e-4)
+
+
+def test_one_article_questions_from_a_folder_and_a_database(stores):
+    folder, database = stores
+    for info in folder.index.manifest.sources:
+        first, stop = database.index.article_chunks(info.doc_id)
+        assert stop - first == info.chunks
+        assert {r.chunk.source for r in database.index.records(range(first, stop))} == {info.source}
+        for question in ("Who led the meeting?", "Where did the Normans come from?", "When was it?"):
+            a = folder.ask(question, article=info.doc_id)
+            b = database.ask(question, article=info.doc_id)
+            assert (a.answer, a.found, [(c.doc_id, c.start, c.end) for c in a.citations]) == \
+                (b.answer, b.found, [(c.doc_id, c.start, c.end) for c in b.citations]), question
+            assert all(c.doc_id == info.doc_id for c in b.citations)
+    for assistant in stores:
+        with pytest.raises(MissingArticleError, match="There is no article with id 'nope'"):
+            assistant.ask("Who led the meeting?", article="nope")
 
 
 def test_fused_candidates_and_scores_match_the_folder_store(stores):
-    _, folder, database = stores
+    folder, database = stores
     for row in read_questions(DATA / "paris_questions.jsonl") + read_questions(DATA / "normans_questions.jsonl"):
-        vector = database.encoder.encode([row.question]).vectors[0]
+        vector = database.encoder.embed([row.question])[0]
         a = folder.index.candidates(row.question, vector, 50)
         b = database.index.candidates(row.question, vector, 50)
         chunks = [[(r.chunk.source, r.chunk.ordinal) for r in store.index.records([c.number for c in found])]
@@ -90,21 +98,46 @@ def test_fused_candidates_and_scores_match_the_folder_store(stores):
 
 
 def test_the_database_holds_what_a_replica_needs(stores):
-    database = stores[2]
+    folder, database = stores
     index = database.index
     manifest = index.manifest
-    assert manifest.counts["articles"] == 2 and manifest.format == "rag-postgres v1"
-    assert len(manifest.sources) == 2
-    for info in manifest.sources:
-        article = index.document(info.doc_id)
-        assert article is not None and article.source == info.source and len(article.text) > 1000
+    assert manifest.counts == folder.index.manifest.counts and manifest.format == "rag-postgres v2"
+    assert [(s.source, s.doc_id, s.sha256, s.chunks, s.sentences, s.characters) for s in manifest.sources] == \
+        [(s.source, s.doc_id, s.sha256, s.chunks, s.sentences, s.characters) for s in folder.index.manifest.sources]
+    for number, info in enumerate(manifest.sources):
+        assert index.article_number(info.doc_id) == number and info.added
+        article = index.article(info.source)
+        assert article == folder.index.article(info.source) and len(article.text) > 1000
     with psycopg.connect(database.store.url) as connection:
         columns = {row[0] for row in connection.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name LIKE 'rag_%'")}
         kinds = dict(connection.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'rag_chunks'"))
     assert "embedding" in columns and "text" in columns and "sha256" in columns and "lexemes" in columns
     assert "vector_cosine_ops" in kinds["rag_chunks_embedding"] and "gin" in kinds["rag_chunks_lexemes"]
-    assert not {"sentence_vectors", "token_vectors", "tokens"} & columns  # sentences are encoded per question
+    assert not {"sentence_vectors", "token_vectors", "word_pieces", "mentions"} & columns  # the reader reads text
+
+
+def test_a_schema_1_database_is_migrated_by_the_next_build(database, embedder, onnx_export):
+    """Schema 1 kept the retired sentence scoring's mentions and word pieces; the next build drops them."""
+    store = PostgresStore(database)
+    settings = Settings(database_url=database)
+    store.update([bundled_article()], embedder, settings)
+    with psycopg.connect(database, autocommit=True) as connection:  # back to schema 1's layout
+        connection.execute("ALTER TABLE rag_sentences ADD COLUMN mentions text NOT NULL DEFAULT '[]', "
+                           "ADD COLUMN word_pieces int4[] NOT NULL DEFAULT '{}'")
+        connection.execute("ALTER TABLE rag_articles ADD COLUMN word_pieces bigint NOT NULL DEFAULT 0, "
+                           "DROP COLUMN first_chunk, DROP COLUMN characters, DROP COLUMN added")
+        connection.execute("UPDATE rag_meta SET value = '{\"version\": 1}' WHERE key = 'schema'")
+    with pytest.raises(BrokenIndexError, match=r"has schema version 1; run `rag build PATH\.\.\. --db URL` to "
+                                               "migrate it"):
+        replica(database)
+    report = store.update([bundled_article()], embedder, settings)
+    assert report.reused == ["paris-coalition-meeting.txt"]
+    assistant = replica(database)
+    info = assistant.index.manifest.sources[0]
+    assert info.characters == len(bundled_article().text)
+    assert assistant.index.article_chunks(info.doc_id)[1] - assistant.index.article_chunks(info.doc_id)[0] == info.chunks
+    assert "Carter" in assistant.ask("who chaired the Paris meeting?", article=info.doc_id).answer
 
 
 def test_builds_are_incremental_by_content_hash(database, embedder, onnx_export):
@@ -228,6 +261,12 @@ def test_the_cli_builds_asks_and_describes_a_database(database, onnx_export, tmp
     assert asked.returncode == 0 and "Carter" in json.loads(asked.stdout)["answer"]
     info = subprocess.run([RAG, "info", "--db", database, "--json"], capture_output=True, text=True, cwd=tmp_path)
     assert json.loads(info.stdout)["counts"]["articles"] == 1
+    listed = subprocess.run([RAG, "list", "--json"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert [entry["source"] for entry in json.loads(listed.stdout)] == ["paris-coalition-meeting.txt"]
+    added = subprocess.run([RAG, "add", str(DATA / "normans.txt")], capture_output=True, text=True, env=env,
+                           cwd=tmp_path)
+    assert added.returncode == 2 and added.stderr.startswith("error: Articles are added to and removed from an index "
+                                                             "in a database by `rag build PATH... --db URL`")
     assert not (tmp_path / "index").exists()  # nothing local: the database is the index
     assert isinstance(open_store(Settings(database_url=database)), PostgresStore)
     assert isinstance(open_store(Settings(index_dir=tmp_path / "x")), FolderStore)

@@ -34,20 +34,16 @@ def real_sentences() -> list[str]:
 
 
 def test_vectors_match_sentence_transformers(embedder, onnx_encoder, real_sentences):
-    reference = embedder.encode(real_sentences)
-    fast = onnx_encoder.encode(real_sentences)
-    cosines = (reference.vectors * fast.vectors).sum(axis=1)
+    reference = embedder.embed(real_sentences)
+    fast = onnx_encoder.embed(real_sentences)
+    cosines = (reference * fast).sum(axis=1)
     assert cosines.min() >= 0.999, cosines.min()
-    for ours, theirs, our_ids, their_ids in zip(fast.token_vectors, reference.token_vectors,
-                                                fast.token_ids, reference.token_ids):
-        assert np.array_equal(our_ids, their_ids)
-        assert (ours * theirs).sum(axis=1).min() >= 0.999
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
 
 
-def test_vocabulary_and_shape(embedder, onnx_encoder):
-    assert onnx_encoder.vocabulary() == embedder.vocabulary()
+def test_model_id_and_shape(embedder, onnx_encoder):
     assert onnx_encoder.model_id == embedder.model_id and onnx_encoder.dimension == 384
-    assert onnx_encoder.encode([]).vectors.shape == (0, 384)
+    assert onnx_encoder.embed([]).shape == (0, 384)
 
 
 def test_assistant_uses_an_export_made_on_first_use(bundled_index_dir, embedder, model_cache):

@@ -18,7 +18,8 @@ api = Blueprint("api", __name__, url_prefix="/api")
 MAX_K = 50
 
 
-def _assistant():  # type: ignore[no-untyped-def]
+def current_assistant():  # type: ignore[no-untyped-def]
+    """Return this process's Assistant, swapping in a rebuilt index first if there is one."""
     assistant = current_app.extensions["rag"]
     assistant.reload_if_rebuilt()  # a `rag build` of the served index is picked up without a restart
     return assistant
@@ -27,7 +28,7 @@ def _assistant():  # type: ignore[no-untyped-def]
 @api.post("/ask")
 def ask() -> Response:
     """Answer a question; as Server-Sent Events when asked to stream."""
-    body = _json_object()
+    body = json_object()
     question = body.get("question")
     if question is None:
         raise InputError("The field 'question' is required.")
@@ -39,7 +40,10 @@ def ask() -> Response:
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise InputError("The field 'stream' must be true or false.")
-    answer = answer_to_dict(_assistant().ask(question, k, _history(body.get("history", []))))
+    doc_id = body.get("doc_id")
+    if doc_id is not None and not isinstance(doc_id, str):
+        raise InputError("The field 'doc_id' must be a string: the id of one article, or left out for all.")
+    answer = answer_to_dict(current_assistant().ask(question, k, _history(body.get("history", [])), article=doc_id))
     if stream or request.accept_mimetypes.best == "text/event-stream":
         return Response(stream_with_context(_events(answer)), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -49,17 +53,18 @@ def ask() -> Response:
 @api.get("/documents/<doc_id>")
 def document(doc_id: str) -> Response:
     """Return an article's full text, so a citation's start/end can be highlighted."""
-    article = _assistant().index.document(doc_id)
-    if article is not None:
-        return jsonify({"id": article.doc_id, "source": article.source, "title": article.title,
-                        "text": article.text})
-    raise NotFound(f"There is no document with id {doc_id[:40]!r}.")
+    index = current_assistant().index
+    number = index.article_number(doc_id)  # the manifest has every id; only the one article asked for is read
+    if number is None:
+        raise NotFound(f"There is no document with id {doc_id[:40]!r}.")
+    article = index.article(index.manifest.sources[number].source)
+    return jsonify({"id": article.doc_id, "source": article.source, "title": article.title, "text": article.text})
 
 
 @api.get("/health")
 def health() -> Response:
     """Report readiness and what the loaded index holds."""
-    assistant = _assistant()
+    assistant = current_assistant()
     manifest = assistant.index.manifest
     return jsonify({"status": "ok", "index": assistant.store.name, "model": manifest.model,
                     "built_at": manifest.built_at, "chunks": manifest.counts.get("chunks", 0),
@@ -70,10 +75,12 @@ def health() -> Response:
 @api.get("/openapi.json")
 def openapi() -> Response:
     """Return the OpenAPI 3.1 description of this API."""
-    return jsonify(openapi_document(MAX_K, current_app.config["MAX_CONTENT_LENGTH"]))
+    return jsonify(openapi_document(MAX_K, current_app.config["MAX_CONTENT_LENGTH"],
+                                    current_app.config["MAX_DOCUMENT_BYTES"], current_app.config["MODEL_NAME"]))
 
 
-def _json_object() -> dict[str, Any]:
+def json_object() -> dict[str, Any]:
+    """Return the request's JSON object body; raise a one-sentence error for anything else."""
     if not request.is_json:
         raise UnsupportedType()
     body = request.get_json(silent=True)
@@ -99,11 +106,16 @@ def _history(raw: Any) -> list[Turn]:
 def _events(answer: dict[str, Any]) -> Iterator[str]:
     """Yield the citations first, then the answer in pieces, then the whole object."""
     yield _event("citations", {"citations": answer["citations"]})
-    words = answer["answer"].split(" ")
-    for start in range(0, len(words), 4):
-        piece = " ".join(words[start:start + 4]) + (" " if start + 4 < len(words) else "")
+    for piece in answer_pieces(answer["answer"]):
         yield _event("delta", {"text": piece})
     yield _event("done", answer)
+
+
+def answer_pieces(text: str, words: int = 4) -> Iterator[str]:
+    """Yield ``text`` a few words at a time; the pieces join back to ``text`` exactly."""
+    parts = text.split(" ")
+    for start in range(0, len(parts), words):
+        yield " ".join(parts[start:start + words]) + (" " if start + words < len(parts) else "")
 
 
 def _event(name: str, data: Any) -> str:

@@ -9,14 +9,19 @@ pages = Blueprint("pages", __name__)
 @pages.get("/")
 def chat() -> str:
     """Render the full chat page."""
-    return render_template("chat.html", compact=False, sources=_sources())
+    return render_template("chat.html", compact=False, sources=_sources(), writes=_writes())
 
 
 @pages.get("/embed")
 def embed() -> str:
     """Render the compact chat meant for an <iframe>."""
-    return render_template("chat.html", compact=True, sources=_sources())
+    return render_template("chat.html", compact=True, sources=_sources(), writes="none")
 
 
 def _sources() -> list[str]:
     return [info.title for info in current_app.extensions["rag"].index.manifest.sources]
+
+
+def _writes() -> str:
+    """Whether the page can add articles as it is ("open") or needs the API key typed in ("key")."""
+    return "key" if current_app.config["API_KEY"] else "open"

@@ -10,7 +10,7 @@ nothing else knows which one is in use.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ..build import BuildReport
     from ..embedder import Embedder
     from ..index import Manifest
+    from ..progress import Progress
     from ..settings import Settings
 
 Say = Callable[[str], None]
@@ -42,11 +43,11 @@ class Candidate:
 
 @dataclass(frozen=True)
 class ChunkRecord:
-    """A chunk with what is needed to read and quote it: its article and sentences (numbers and spans)."""
+    """A chunk with what is needed to read and quote it: its article's title, id and text, and its sentences
+    (their numbers in the index, and their spans in the article)."""
 
     number: int
     chunk: Chunk
-    article: int
     title: str
     doc_id: str
     text: str
@@ -55,7 +56,10 @@ class ChunkRecord:
 
 
 class Snapshot(Protocol):
-    """One generation of an index, read-only; a newer build never changes what a snapshot answers."""
+    """One generation of an index, read-only; a newer build never changes what a snapshot answers.
+
+    An article's chunks have consecutive numbers, so ``within=(first, stop)`` names one article's chunks.
+    """
 
     version: str
 
@@ -63,9 +67,9 @@ class Snapshot(Protocol):
     def manifest(self) -> Manifest: ...
 
     def candidates(self, query: str, vector: np.ndarray, depth: int,
-                   articles: Collection[str] | None = None) -> list[Candidate]:
+                   within: tuple[int, int] | None = None) -> list[Candidate]:
         """Return chunks by dense + lexical search fused by reciprocal rank, best first (ties by number);
-        ``depth`` results from each side, only from the ``articles`` (sources) given."""
+        ``depth`` results from each side, only chunks ``first:stop`` when ``within`` is given (exact search)."""
         ...
 
     def records(self, numbers: Sequence[int]) -> list[ChunkRecord]:
@@ -74,19 +78,12 @@ class Snapshot(Protocol):
 
     def article(self, source: str) -> Article: ...
 
-    def document(self, doc_id: str) -> Article | None:
-        """Return the article with this document id, or None."""
+    def article_number(self, doc_id: str) -> int | None:
+        """Return the position in ``manifest.sources`` of the article with this id, or None."""
         ...
 
-    def sentence(self, number: int) -> Sentence: ...
-
-    def word_pieces(self, article: int) -> dict[int, np.ndarray]:
-        """Return the word-piece ids of every sentence of article ``article`` (today's token matcher's IDF)."""
-        ...
-
-    def stored_sentence_vectors(self, numbers: Sequence[int]) -> tuple[np.ndarray, np.ndarray, list[int]] | None:
-        """Return stored (pooled vectors, word-piece vectors, word pieces per sentence), or None when the
-        retriever must encode the sentences itself."""
+    def article_chunks(self, doc_id: str) -> tuple[int, int]:
+        """Return the chunk numbers ``(first, stop)`` of the article with this id; raise MissingArticleError."""
         ...
 
 
@@ -108,10 +105,14 @@ class Store(Protocol):
 
     def read_manifest(self) -> Manifest: ...
 
+    def old_articles(self) -> list[Article]:
+        """Return the articles an index of an older format kept, to rebuild it (raise BrokenIndexError if none)."""
+        ...
+
     def open(self, model: str | None = None) -> Snapshot: ...
 
     def update(self, articles: list[Article], embedder: Embedder, settings: Settings, force: bool = False,
-               say: Say | None = None, progress: bool = False) -> BuildReport:
+               say: Say | None = None, progress: Progress | None = None) -> BuildReport:
         """Build ``articles`` in under the store's lock, re-embedding only what changed; commit atomically."""
         ...
 

@@ -1,10 +1,10 @@
 """The Postgres store: an index in a Postgres database with pgvector, shared by any number of replicas.
 
-Tables (all named ``rag_*``): articles (full text, sha256, title, source),
-chunks (vector, span, sentence range, lexemes), sentences (spans, entity
-mentions and word-piece ids as opaque columns for today's sentence scoring),
-terms (how many chunks hold each lexeme) and meta (schema version, model,
-live generation and counts). Dense search is pgvector's HNSW index
+Tables (all named ``rag_*``): articles (full text, sha256, title, source,
+when first added), chunks (vector, span, sentence range, lexemes; an article's
+chunks have consecutive numbers), sentences (spans: what the reader reads and
+the answer quotes), terms (how many chunks hold each lexeme) and meta (schema
+version, model, live generation and counts). Dense search is pgvector's HNSW index
 (``vector_cosine_ops``); the lexical side is a ``tsvector`` of each chunk's
 stemmed words (``lexical.terms``, exactly what bm25s indexes) under a GIN
 index, scored by BM25 as bm25s scores it. Both come from one SQL statement and
@@ -13,8 +13,8 @@ are fused by reciprocal rank as in the folder store.
 A build is one transaction under an advisory lock: replicas see the old or the
 new article set (MVCC), a killed build rolls back, a second build waits. Rows
 are never changed: a replaced article's rows are retired (kept for questions
-still in flight) and purged by a later build. No sentence or word-piece
-vectors are stored; the retriever encodes sentences per question.
+still in flight) and purged by a later build. Nothing but chunk vectors is
+embedded; the reader reads a passage's sentences per question.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import os
 import struct
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,21 +38,21 @@ from ..build import BuildReport, Part, Say, chunker_settings, prepare_articles, 
 from ..chunker import Chunk
 from ..embedder import Embedder
 from ..errors import ArticleError, BrokenIndexError, DatabaseError
-from ..index import Manifest, SourceInfo
+from ..index import Manifest, SourceInfo, missing_article
 from ..lexical import terms
-from ..sentences import Mention, Sentence
+from ..progress import Progress
+from ..sentences import Sentence
 from ..settings import Settings
 from . import Candidate, ChunkRecord, fuse
 
-SCHEMA_VERSION = 1
-FORMAT = "rag-postgres v1"
+SCHEMA_VERSION = 2
+FORMAT = "rag-postgres v2"
 LOCK_KEY = 0x7261676E  # "ragn": the advisory lock every build of this database takes
 K1, B = 1.5, 0.75  # bm25s' defaults
 HNSW_SEARCH_DEPTH = 128
 RETIRED_KEPT = "10 minutes"  # replaced rows stay readable this long for questions in flight
 BATCH_CHUNKS = 256  # a local build embeds, then writes, about this many chunks at a time
 CACHED_ARTICLES = 64  # whole texts
-CACHED_SENTENCES = 4096
 MAX_LEXEME_BYTES = 2046
 MAX_POSITION, MAX_POSITIONS = 16383, 256  # tsvector limits
 LEXICAL_ROWS = 2000  # the most chunks whose BM25 one question computes (see _match)
@@ -65,8 +65,8 @@ CREATE SEQUENCE rag_sentence_numbers;
 CREATE TABLE rag_articles (
     number bigint PRIMARY KEY, source text NOT NULL, title text NOT NULL, doc_id text NOT NULL,
     sha256 text NOT NULL, path text, text text NOT NULL, body_start int NOT NULL, body_end int NOT NULL,
-    chunks int NOT NULL, sentences int NOT NULL, word_pieces bigint NOT NULL, lexical_length bigint NOT NULL,
-    retired timestamptz);
+    chunks int NOT NULL, sentences int NOT NULL, lexical_length bigint NOT NULL, retired timestamptz,
+    first_chunk bigint NOT NULL, characters int NOT NULL, added text NOT NULL);
 CREATE UNIQUE INDEX rag_articles_source ON rag_articles (source) WHERE retired IS NULL;
 CREATE INDEX rag_articles_doc_id ON rag_articles (doc_id) WHERE retired IS NULL;
 CREATE INDEX rag_articles_retired ON rag_articles (retired) WHERE retired IS NOT NULL;
@@ -79,11 +79,19 @@ CREATE INDEX rag_chunks_article ON rag_chunks (article);
 CREATE INDEX rag_chunks_lexemes ON rag_chunks USING gin (lexemes);
 CREATE TABLE rag_sentences (
     number bigint PRIMARY KEY, article bigint NOT NULL REFERENCES rag_articles ON DELETE CASCADE,
-    start int NOT NULL, "end" int NOT NULL, mentions text NOT NULL, word_pieces int4[] NOT NULL);
+    start int NOT NULL, "end" int NOT NULL);
 CREATE INDEX rag_sentences_article ON rag_sentences (article);
 CREATE TABLE rag_terms (term text PRIMARY KEY, chunks int NOT NULL);
 """
-MIGRATIONS: dict[int, str] = {}  # version -> SQL that brings version - 1 up to it
+MIGRATIONS: dict[int, str] = {  # version -> SQL that brings version - 1 up to it
+    2: """ALTER TABLE rag_sentences DROP COLUMN mentions, DROP COLUMN word_pieces;
+          ALTER TABLE rag_articles DROP COLUMN word_pieces, ADD COLUMN first_chunk bigint,
+              ADD COLUMN characters int, ADD COLUMN added text NOT NULL DEFAULT '';
+          UPDATE rag_articles AS a SET characters = length(a.text), first_chunk = coalesce(
+              (SELECT min(c.number) FROM rag_chunks AS c WHERE c.article = a.number), 0);
+          ALTER TABLE rag_articles ALTER COLUMN first_chunk SET NOT NULL, ALTER COLUMN characters SET NOT NULL,
+              ALTER COLUMN added DROP DEFAULT""",  # v1 held the retired sentence scoring's mentions and word pieces
+}
 HNSW = "CREATE INDEX rag_chunks_embedding ON rag_chunks USING hnsw (embedding vector_cosine_ops)"
 
 # BM25 of chunk c for the query terms, as bm25s computes it (Lucene idf, k1 = 1.5, b = 0.75).
@@ -93,20 +101,23 @@ BM25 = f"""(SELECT coalesce(sum(q.times * q.idf * cardinality(u.positions)
 CANDIDATES = f"""
 WITH query AS (SELECT * FROM unnest(%(terms)s::text[], %(times)s::int[], %(idf)s::float8[]) AS q(term, times, idf)),
 dense AS MATERIALIZED (
-    SELECT c.number FROM rag_chunks AS c WHERE c.retired IS NULL {{only}}
-    ORDER BY c.embedding <=> %(vector)s LIMIT %(depth)s),
+    SELECT c.number FROM rag_chunks AS c WHERE {{only}}
+    ORDER BY (c.embedding <=> %(vector)s) {{exact}}LIMIT %(depth)s),
 matched AS MATERIALIZED (
     SELECT c.number, c.lexemes, c.length FROM rag_chunks AS c
-    WHERE c.lexemes @@ %(match)s::tsquery AND c.retired IS NULL {{only}} LIMIT %(rows)s),
+    WHERE c.lexemes @@ %(match)s::tsquery AND {{only}} LIMIT %(rows)s),
 lexical AS MATERIALIZED (
     SELECT c.number FROM matched AS c ORDER BY {BM25} DESC, c.number LIMIT %(depth)s)
 SELECT c.number, 1 - (c.embedding <=> %(vector)s), {BM25},
        c.number IN (SELECT number FROM dense), c.number IN (SELECT number FROM lexical)
 FROM rag_chunks AS c WHERE c.number IN (SELECT number FROM dense UNION SELECT number FROM lexical)"""
-ONLY = "AND c.article IN (SELECT number FROM rag_articles WHERE source = ANY(%(articles)s) AND retired IS NULL)"
+LIVE = "c.retired IS NULL"
+WITHIN = "c.number >= %(first)s AND c.number < %(stop)s"  # one article's chunks (retired or not: a question
+# that began before a build replaced the article reads the version it found)
+EXACT = "+ 0 "  # not the HNSW index's ordering: one article's chunks are compared exactly, as the folder store does
 RECORDS = """
 SELECT c.number, c.article, c.ordinal, c.start, c."end", c.first_sentence, c.stop_sentence,
-       (SELECT coalesce(json_agg(json_build_array(s.number, s.start, s."end", s.mentions) ORDER BY s.number), '[]')
+       (SELECT coalesce(json_agg(json_build_array(s.number, s.start, s."end") ORDER BY s.number), '[]')
         FROM rag_sentences AS s WHERE s.number >= c.first_sentence AND s.number < c.stop_sentence)
 FROM rag_chunks AS c WHERE c.number = ANY(%s)"""
 ARTICLE = "SELECT number, source, title, text, body_start, body_end FROM rag_articles"
@@ -236,7 +247,6 @@ class PostgresSnapshot:
         self.version = version
         self._meta, self._state = meta, state
         self._sources: dict[str, int] = {}  # source -> article number, as found by this snapshot's searches
-        self._sentences: collections.OrderedDict[int, Sentence] = collections.OrderedDict()
         self._articles: collections.OrderedDict[int, Article] = collections.OrderedDict()
         self._lock = threading.Lock()
 
@@ -244,28 +254,31 @@ class PostgresSnapshot:
     def manifest(self) -> Manifest:
         """The model and settings, counts, and every live article (listed on first use)."""
         with self.connections.cursor() as cursor:
-            cursor.execute("SELECT source, title, doc_id, sha256, path, chunks, sentences FROM rag_articles "
-                           "WHERE retired IS NULL ORDER BY number")
+            cursor.execute("SELECT source, title, doc_id, sha256, path, chunks, sentences, characters, added "
+                           "FROM rag_articles WHERE retired IS NULL ORDER BY number")
             sources = [SourceInfo(*row) for row in cursor.fetchall()]
         return Manifest(self._meta["model"], self._meta["dimension"], self._meta["chunker"], sources,
-                        self._state["built_at"], FORMAT, "hnsw (pgvector)", dict(self._state["counts"]), "query-time")
+                        self._state["built_at"], FORMAT, "hnsw (pgvector)", dict(self._state["counts"]))
 
     def candidates(self, query: str, vector: np.ndarray, depth: int,
-                   articles: Collection[str] | None = None) -> list[Candidate]:
-        if not self._state["counts"]["chunks"] or (articles is not None and not articles):
+                   within: tuple[int, int] | None = None) -> list[Candidate]:
+        first, stop = within or (0, 0)
+        depth = min(depth, stop - first) if within is not None else depth
+        if not self._state["counts"]["chunks"] or depth <= 0:
             return []
         times = collections.Counter(t for t in terms(query) if len(t.encode("utf-8")) <= MAX_LEXEME_BYTES)
-        sql = CANDIDATES.format(only=ONLY if articles is not None else "")
+        sql = CANDIDATES.format(only=WITHIN if within is not None else LIVE, exact=EXACT if within is not None else "")
         with self.connections.cursor() as cursor:
             cursor.execute("SELECT term, chunks FROM rag_terms WHERE term = ANY(%s)", (list(times),))
             found = dict(cursor.fetchall())
             chunks = self._state["counts"]["chunks"]
             cursor.execute(sql, {"terms": list(found), "times": [times[t] for t in found],
                                  "idf": [math.log(1 + (chunks - n + 0.5) / (n + 0.5)) for n in found.values()],
-                                 "match": _match(found), "rows": LEXICAL_ROWS, "depth": depth,
+                                 "match": _match(found, LEXICAL_ROWS if within is None else None),
+                                 "rows": LEXICAL_ROWS if within is None else stop - first, "depth": depth,
                                  "average": max(self._state["lexical_length"], 1) / max(chunks, 1),
                                  "vector": np.asarray(vector, dtype=np.float32),
-                                 "articles": list(articles) if articles is not None else None})
+                                 "first": first, "stop": stop})
             rows = cursor.fetchall()
         dense = sorted((row for row in rows if row[3]), key=lambda row: (-row[1], row[0]))
         lexical = sorted((row for row in rows if row[4] and row[2] > 0), key=lambda row: (-row[2], row[0]))
@@ -281,15 +294,11 @@ class PostgresSnapshot:
         for number in numbers:
             _, article_number, ordinal, start, end, first, stop, spans = rows[number]
             article = self._article(article_number)
-            sentences = tuple(Sentence(s, e, tuple(Mention(*m) for m in json.loads(mentions)))
-                              for _, s, e, mentions in spans)
             with self._lock:
                 self._sources[article.source] = article_number
-                for row, sentence in zip(spans, sentences):
-                    _remember(self._sentences, row[0], sentence, CACHED_SENTENCES)
             chunk = Chunk(article.source, ordinal, start, end, article.text[start:end])
-            result.append(ChunkRecord(number, chunk, article_number, article.title, article.doc_id, article.text,
-                                      range(first, stop), sentences))
+            result.append(ChunkRecord(number, chunk, article.title, article.doc_id, article.text, range(first, stop),
+                                      tuple(Sentence(s, e) for _, s, e in spans)))
         return result
 
     def article(self, source: str) -> Article:
@@ -297,33 +306,24 @@ class PostgresSnapshot:
         number = self._sources.get(source)
         if number is not None:
             return self._article(number)
-        found = self._find("source", source)
-        if found is None:
-            raise KeyError(source)
-        return found
-
-    def document(self, doc_id: str) -> Article | None:
-        return self._find("doc_id", doc_id)
-
-    def sentence(self, number: int) -> Sentence:
-        found = self._sentences.get(number)
-        if found is None:
-            with self.connections.cursor() as cursor:
-                cursor.execute('SELECT start, "end", mentions FROM rag_sentences WHERE number = %s', (number,))
-                start, end, mentions = cursor.fetchone()
-            found = Sentence(start, end, tuple(Mention(*m) for m in json.loads(mentions)))
-            with self._lock:
-                _remember(self._sentences, number, found, CACHED_SENTENCES)
-        return found
-
-    def word_pieces(self, article: int) -> dict[int, np.ndarray]:
         with self.connections.cursor() as cursor:
-            cursor.execute("SELECT number, word_pieces FROM rag_sentences WHERE article = %s ORDER BY number",
-                           (article,))
-            return {number: np.asarray(ids, dtype=np.int32) for number, ids in cursor.fetchall()}
+            cursor.execute(f"{ARTICLE} WHERE source = %s AND retired IS NULL", (source,))
+            row = cursor.fetchone()
+        if row is None:
+            raise KeyError(source)
+        return Article(*row[1:])
 
-    def stored_sentence_vectors(self, numbers: Sequence[int]) -> None:
-        return None  # sentences are encoded per question
+    def article_number(self, doc_id: str) -> int | None:
+        return next((n for n, info in enumerate(self.manifest.sources) if info.doc_id == doc_id), None)
+
+    def article_chunks(self, doc_id: str) -> tuple[int, int]:
+        with self.connections.cursor() as cursor:
+            cursor.execute("SELECT first_chunk, first_chunk + chunks FROM rag_articles "
+                           "WHERE doc_id = %s AND retired IS NULL ORDER BY number LIMIT 1", (doc_id,))
+            row = cursor.fetchone()
+        if row is None:
+            raise missing_article(doc_id)
+        return int(row[0]), int(row[1])
 
     def _article(self, number: int) -> Article:
         found = self._articles.get(number)
@@ -335,16 +335,10 @@ class PostgresSnapshot:
                 _remember(self._articles, number, found, CACHED_ARTICLES)
         return found
 
-    def _find(self, column: str, value: str) -> Article | None:
-        with self.connections.cursor() as cursor:
-            cursor.execute(f"{ARTICLE} WHERE {column} = %s AND retired IS NULL", (value,))
-            row = cursor.fetchone()
-        return Article(*row[1:]) if row else None
 
-
-def _match(found: dict[str, int]) -> str | None:
+def _match(found: dict[str, int], most: int | None) -> str | None:
     """Return the full-text query of the words whose chunks the lexical side scores: the rarest first, as long
-    as they hold at most ``LEXICAL_ROWS`` chunks together (always at least the rarest).
+    as they hold at most ``most`` chunks together (always at least the rarest; every word if ``most`` is None).
 
     Example: {'pari': 900, 'meet': 300, 'chair': 40} with 1,000 rows -> "'chair' | 'meet'". Every query word
     still counts in the score; a chunk holding only very common words is not a candidate (what a BM25 engine's
@@ -353,7 +347,7 @@ def _match(found: dict[str, int]) -> str | None:
     chosen: list[str] = []
     rows = 0
     for term in sorted(found, key=lambda t: (found[t], t)):
-        if chosen and rows + found[term] > LEXICAL_ROWS:
+        if chosen and most is not None and rows + found[term] > most:
             break
         chosen.append(term)
         rows += found[term]
@@ -396,6 +390,7 @@ class Writer:
 
     connection: Any
     known: dict[str, tuple[int, str]]  # live source -> (article number, sha256)
+    added: dict[str, str] = field(default_factory=dict)  # live source -> when it first came into the index
     seen: set[str] = field(default_factory=set)
     embedded: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
@@ -428,17 +423,17 @@ class Writer:
         words = [terms.__wrapped__(chunk.text) for chunk in part.chunks]  # uncached: the cache is for questions
         for chunk_words in words:
             self.terms.update(set(w for w in chunk_words if len(w.encode("utf-8")) <= MAX_LEXEME_BYTES))
-        pieces = sum(max(len(ids), 1) for ids in part.token_ids)
-        cursor.execute("INSERT INTO rag_articles VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL)",
+        cursor.execute("INSERT INTO rag_articles (number, source, title, doc_id, sha256, path, text, body_start, "
+                       "body_end, chunks, sentences, lexical_length, first_chunk, characters, added) "
+                       "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                        (number, article.source, article.title, article.doc_id, article.digest, _path(article),
                         article.text, article.body_start, article.body_end, len(part.chunks), len(part.sentences),
-                        pieces, sum(len(w) for w in words)))
+                        sum(len(w) for w in words), first_chunk, len(article.text),
+                        self.added.get(article.source) or time.strftime("%Y-%m-%dT%H:%M:%S%z")))
         with cursor.copy("COPY rag_sentences FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["int8", "int8", "int4", "int4", "text", "int4[]"])
-            for n, (sentence, ids) in enumerate(zip(part.sentences, part.token_ids)):
-                copy.write_row((first_sentence + n, number, sentence.start, sentence.end,
-                                json.dumps([[m.start, m.end, m.label] for m in sentence.mentions]),
-                                [int(i) for i in ids]))
+            copy.set_types(["int8", "int8", "int4", "int4"])
+            for n, sentence in enumerate(part.sentences):
+                copy.write_row((first_sentence + n, number, sentence.start, sentence.end))
         with cursor.copy("COPY rag_chunks FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["int8", "int8", "int4", "int4", "int4", "int8", "int8", "bytea", "bytea", "int4",
                             "timestamptz"])
@@ -493,6 +488,10 @@ class PostgresStore:
     def read_manifest(self) -> Manifest:
         return self.open().manifest
 
+    def old_articles(self) -> list[Article]:
+        snapshot = self.open()
+        return [snapshot.article(info.source) for info in snapshot.manifest.sources]
+
     def open(self, model: str | None = None) -> PostgresSnapshot:
         with self.connections.cursor() as cursor:
             cursor.execute("SELECT key, value FROM rag_meta")
@@ -507,12 +506,16 @@ class PostgresStore:
         return PostgresSnapshot(self.connections, str(meta["state"]["generation"]), index, meta["state"])
 
     def update(self, articles: list[Article], embedder: Embedder, settings: Settings, force: bool = False,
-               say: Say | None = None, progress: bool = False) -> BuildReport:
+               say: Say | None = None, progress: Progress | None = None) -> BuildReport:
         def fill(writer: Writer) -> None:
             fresh = [a for a in articles if not writer.unchanged(a.source, a.digest)]
+            done = 0
             for batch in _batches(fresh, settings):
-                for article, part in zip(batch, prepare_articles(batch, embedder, settings, progress)):
+                for article, part in zip(batch, prepare_articles(batch, embedder, settings)):
                     writer.add(article, part)
+                done += len(batch)
+                if progress:
+                    progress("articles", done, len(fresh))
 
         return self.update_with(fill, embedder.model_id, embedder.dimension, settings, force, say)
 
@@ -549,9 +552,10 @@ class PostgresStore:
                     cursor.execute("DROP INDEX IF EXISTS rag_chunks_embedding")
                     cursor.execute(f"ALTER TABLE rag_chunks ALTER COLUMN embedding TYPE vector({int(dimension)})")
             cursor.execute(f"DELETE FROM rag_articles WHERE retired < now() - interval '{RETIRED_KEPT}'")
-            cursor.execute("SELECT source, number, sha256 FROM rag_articles WHERE retired IS NULL")
-            known = {source: (number, digest) for source, number, digest in cursor.fetchall()}
-            writer = Writer(connection, {} if force else known)
+            cursor.execute("SELECT source, number, sha256, added FROM rag_articles WHERE retired IS NULL")
+            rows = cursor.fetchall()
+            known = {source: (number, digest) for source, number, digest, _ in rows}
+            writer = Writer(connection, {} if force else known, {source: added for source, _, _, added in rows})
             if force:
                 writer.retire([number for number, _ in known.values()])
             yield writer
@@ -579,13 +583,12 @@ class PostgresStore:
         if cursor.fetchone()[0]:
             cursor.execute(HNSW)  # after the first load: building the graph once beats growing it row by row
         cursor.execute("SELECT count(*), coalesce(sum(chunks), 0), coalesce(sum(sentences), 0), "
-                       "coalesce(sum(word_pieces), 0), coalesce(sum(lexical_length), 0) "
-                       "FROM rag_articles WHERE retired IS NULL")
-        articles, chunks, sentences, pieces, length = cursor.fetchone()
+                       "coalesce(sum(lexical_length), 0) FROM rag_articles WHERE retired IS NULL")
+        articles, chunks, sentences, length = cursor.fetchone()
         generation = int(meta.get("state", {}).get("generation", 0)) + 1
         state = {"generation": generation, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                 "counts": {"articles": articles, "chunks": int(chunks), "sentences": int(sentences),
-                            "word_pieces": int(pieces)}, "lexical_length": int(length)}
+                 "counts": {"articles": articles, "chunks": int(chunks), "sentences": int(sentences)},
+                 "lexical_length": int(length)}
         for key, value in (("index", wanted), ("state", state)):
             cursor.execute("INSERT INTO rag_meta VALUES (%s, %s) "
                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, json.dumps(value)))

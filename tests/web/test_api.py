@@ -152,6 +152,8 @@ def test_api_key_when_configured(bundled_index_dir):
     bearer = client.post("/api/ask", json={"question": QUESTION}, headers={"Authorization": "Bearer s3cret-key"})
     assert bearer.status_code == 200
     assert client.get("/api/health").status_code == 200 and client.get("/api/openapi.json").status_code == 200
+    assert client.get("/v1/models").status_code == 401 and client.post("/mcp", json={}).status_code == 401
+    assert client.get("/v1/models", headers={"Authorization": "Bearer s3cret-key"}).status_code == 200
 
 
 def test_rate_limit_when_configured(bundled_index_dir):
@@ -163,3 +165,7 @@ def test_rate_limit_when_configured(bundled_index_dir):
     limited = client.post("/api/ask", json={"question": QUESTION})
     assert limited.is_json and "Too many requests" in limited.get_json()["error"]
     assert client.get("/api/health").status_code == 200 and client.get("/").status_code == 200
+    openai_door = client.get("/v1/models")  # the other doors count against the same limit, in their own shapes
+    assert openai_door.status_code == 429 and openai_door.get_json()["error"]["code"] == "rate_limit_exceeded"
+    mcp = client.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    assert mcp.status_code == 429 and "Too many requests" in mcp.get_json()["error"]["message"]

@@ -1,11 +1,20 @@
-"""The chat page in real headless Chromium (Debian's, driven by Playwright), against a real server."""
+"""The chat page in real headless Chromium (Debian's, driven by Playwright), against a real server.
+
+Also articles from the page (add by paste, file, drop and URL, ask about one, remove) and a chat
+whose server goes away (the question is kept, and Retry answers once it is back).
+"""
 from __future__ import annotations
 
+import http.server
+import shutil
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
+from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
@@ -139,3 +148,265 @@ def test_keyboard_alone(page: Page):
     page.keyboard.press("Enter")
     expect(page.locator("#panel mark.cited")).to_be_visible()
     expect(page.locator("#panel")).to_be_focused()
+
+
+QUESTIONS = ["who chaired the Paris meeting?", "What is the capital of Peru?", "Where will the 27 defense ministers meet?",
+             "When?", "Which aircraft carrier is sailing in the Arabian Gulf?", "Who drafted the plan?",
+             "When will US special operations forces be deployed?", "What did the seven countries say?",
+             "Where will the core nations meet after Brussels?", "What is the population of Mars?"]
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (375, 740)])
+def test_the_newest_answer_is_always_fully_visible_above_the_input(browser, server: str, artifacts: Path,
+                                                                   width: int, height: int):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.goto(server + "/")
+    tall: list[str] = []
+    for number, question in enumerate(QUESTIONS):
+        ask(page, question, number)
+        newest = page.locator(".message.assistant").last.bounding_box()
+        form = page.locator("#ask-form").bounding_box()
+        status = page.locator("#status").bounding_box()
+        scroller = page.locator("#scroller").bounding_box()
+        assert newest and form and status and scroller
+        if newest["height"] <= scroller["height"]:  # it fits: all of it is in view, above the status and input
+            assert newest["y"] >= scroller["y"] - 0.5, (question, newest, scroller)
+            assert newest["y"] + newest["height"] <= status["y"] + 0.5 <= form["y"] + 0.5, (question, newest, form)
+        else:  # taller than the view: it is read from its start, and fills the view down to the status line
+            assert abs(newest["y"] - scroller["y"]) <= 1 and newest["y"] + newest["height"] >= status["y"], question
+            tall.append(question)
+        assert form["y"] + form["height"] <= height + 0.5  # the input itself is on screen
+    assert page.locator(".message").count() == 20
+    assert tall == ([] if width > 700 else tall[:1])  # at most the one long quotation is taller than a phone's view
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.screenshot(path=str(artifacts / f"twenty-messages-{width}.png"))
+    context.close()
+
+
+def test_cards_only_for_cited_sources_and_the_rest_folded(page: Page, artifacts: Path):
+    ask(page, "Which aircraft carrier is sailing in the Arabian Gulf?", 0)
+    answer = page.locator(".message.assistant").last
+    markers = {int(n) for n in answer.locator(".marker").evaluate_all("nodes => nodes.map(n => n.dataset.n)")}
+    shown = answer.locator(".sources .card-n").all_inner_texts()
+    assert {int(n.strip("[]")) for n in shown} == markers
+    more = answer.locator(".more-passages")
+    if more.count():
+        expect(more.locator(".source-card").first).to_be_hidden()
+        more.locator("summary").click()
+        expect(more.locator(".source-card").first).to_be_visible()
+    page.screenshot(path=str(artifacts / "cited-cards.png"))
+
+
+def test_suggested_questions_on_the_empty_page_ask_when_clicked(page: Page, artifacts: Path):
+    chips = page.locator("#suggestions .suggestion")
+    expect(chips.first).to_be_visible(timeout=60_000)
+    assert 1 <= chips.count() <= 3
+    page.screenshot(path=str(artifacts / "suggestions.png"))
+    text = chips.first.inner_text()
+    chips.first.click()
+    expect(page.locator(".message.user")).to_have_text(text)
+    expect(page.locator(".message.assistant:not(.working)")).to_have_count(1, timeout=30_000)
+    expect(page.locator(".message.assistant")).not_to_have_class("message assistant not-found")
+    expect(page.locator("#welcome")).to_be_hidden()
+
+
+def test_reload_keeps_the_chat_and_new_chat_clears_it(page: Page, artifacts: Path):
+    ask(page, "Where will the 27 defense ministers meet?", 0)
+    ask(page, "who chaired the Paris meeting?", 1)
+    page.reload()
+    expect(page.locator(".message.user")).to_have_count(2)
+    expect(page.locator(".message.assistant").last).to_contain_text("Le Drian")
+    page.screenshot(path=str(artifacts / "reloaded.png"))
+    ask(page, "When?", 2)  # the follow-up still knows the restored conversation
+    page.locator("#new-chat").click()
+    expect(page.locator(".message")).to_have_count(0)
+    expect(page.locator("#welcome")).to_be_visible()
+    page.reload()
+    expect(page.locator("#welcome")).to_be_visible()
+    expect(page.locator(".message")).to_have_count(0)
+
+
+def test_copy_puts_the_answer_on_the_clipboard(browser, server: str):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, permissions=["clipboard-read",
+                                                                                        "clipboard-write"])
+    page = context.new_page()
+    page.goto(server + "/")
+    ask(page, "who chaired the Paris meeting?", 0)
+    page.locator(".message.assistant .copy").click()
+    expect(page.locator(".message.assistant .copy")).to_have_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "Le Drian" in copied and "[1] Paris coalition meeting" in copied
+    context.close()
+
+
+def test_a_styled_404_page(browser, server: str, artifacts: Path):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, color_scheme="dark")
+    page = context.new_page()
+    response = page.goto(server + "/no/such/page")
+    assert response is not None and response.status == 404
+    expect(page.locator("h1")).to_have_text("There is no page here.")
+    page.locator("a.button-link").click()
+    expect(page.locator("#question")).to_be_visible()
+    context.close()
+
+
+# ---- articles from the page ----------------------------------------------------------------------------
+
+PAGE = (b"<html><head><title>Ferry line closes</title></head><body><nav>Home | Local</nav><article>"
+        b"<h1>Ferry line closes</h1><p>The old ferry line will close in June, said the harbour master Jonas Berg.</p>"
+        b"<p>Boats have crossed the bay there since 1890.</p></article></body></html>")
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[str]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(PAGE)))
+            self.end_headers()
+            self.wfile.write(PAGE)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/ferry.html"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def writable(tmp_path_factory: pytest.TempPathFactory, bundled_index_dir: Path) -> Iterator[str]:
+    from web import create_app
+
+    folder = tmp_path_factory.mktemp("page-docs") / "index"
+    shutil.copytree(bundled_index_dir, folder)
+    app = create_app({"INDEX_DIR": str(folder), "FETCH_ALLOW_LOOPBACK": True})
+    http_server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=http_server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{http_server.server_port}"
+    http_server.shutdown()
+    http_server.server_close()
+
+
+def open_page(browser, base: str, width: int = 1280, height: int = 800) -> Page:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.goto(base + "/")
+    return page
+
+
+def added(page: Page, title: str) -> None:
+    expect(page.locator("#add-status")).to_have_text(f"Added \u201c{title}\u201d.", timeout=120_000)
+    expect(page.locator(".article-row .article-title", has_text=title)).to_be_visible()
+
+
+def test_add_by_paste_file_drop_and_url_ask_and_remove(browser, writable: str, site: str,
+                                                         artifacts: Path):
+    page = open_page(browser, writable)
+    page.locator("#open-library").click()
+    expect(page.locator("#library")).to_be_visible()
+    page.fill("#add-text", "# Harbour tunnel approved\n\nThe city council approved the harbour tunnel on Monday. "
+                           "It will cost 480 million euros, said the engineer Maria Costa.")
+    page.locator("#add-text-form button").click()
+    expect(page.locator("#add-progress")).to_be_visible()
+    added(page, "Harbour tunnel approved")
+    page.screenshot(path=str(artifacts / "added-by-paste.png"))
+    page.set_input_files("#add-file", files=[{"name": "trains.md", "mimeType": "text/markdown",
+                                              "buffer": b"# Night trains\n\nThe night train to Vienna returns in May."}])
+    added(page, "Night trains")
+    drop = page.evaluate_handle("""() => {
+        const data = new DataTransfer();
+        data.items.add(new File(["# Market hall\\n\\nThe market hall reopens on Saturday after repairs."],
+                                "market.txt", { type: "text/plain" }));
+        return data;
+    }""")
+    page.dispatch_event("#drop-zone", "drop", {"dataTransfer": drop})
+    added(page, "Market hall")
+    page.fill("#add-url", site)
+    page.locator("#add-url-form button").click()
+    added(page, "Ferry line closes")
+    rows = page.locator(".article-row")
+    expect(rows).to_have_count(5)
+    expect(rows.nth(4).locator(".article-meta")).to_contain_text("characters")
+    page.screenshot(path=str(artifacts / "library.png"))
+    rows.nth(4).get_by_role("button", name="Ask about this").click()
+    expect(page.locator("#library")).to_be_hidden()
+    assert page.locator("#scope option:checked").inner_text() == "Ferry line closes"
+    ask(page, "When will the ferry line close?", 0)
+    answer = page.locator(".message.assistant").last
+    expect(answer.locator(".short-answer")).to_have_text("June")
+    assert set(answer.locator(".card-title").all_text_contents()) == {"Ferry line closes"}  # folded ones too
+    page.screenshot(path=str(artifacts / "asked-about-one-article.png"))
+    page.select_option("#scope", "")
+    ask(page, "How much will the tunnel cost?", 1)
+    expect(page.locator(".message.assistant").last.locator(".short-answer")).to_have_text("480 million euros")
+    page.locator("#open-library").click()
+    for title in ("Harbour tunnel approved", "Night trains", "Market hall", "Ferry line closes"):
+        row = page.locator(".article-row", has_text=title)
+        row.get_by_role("button", name=f"Remove {title}").click()
+        row.locator(".confirm button", has_text="Remove").click()
+        expect(page.locator(".article-row", has_text=title)).to_have_count(0)
+    expect(page.locator(".article-row")).to_have_count(1)
+    expect(page.locator("#scope option")).to_have_count(2)
+    page.screenshot(path=str(artifacts / "removed.png"))
+    page.context.close()
+
+
+def test_a_refused_url_and_a_bad_file_say_why_on_the_page(browser, writable: str, artifacts: Path):
+    page = open_page(browser, writable, 375, 740)
+    page.locator("#open-library").click()
+    page.fill("#add-url", "file:///etc/passwd")
+    page.locator("#add-url-form button").click()
+    expect(page.locator("#add-status")).to_have_text("Only http and https addresses can be fetched, not file:.")
+    page.set_input_files("#add-file", files=[{"name": "photo.txt", "mimeType": "text/plain",
+                                              "buffer": b"\x00\x01\x02binary"}])
+    expect(page.locator("#add-status")).to_have_text("photo.txt looks like a binary file, not a text article.")
+    page.screenshot(path=str(artifacts / "refused-add.png"))
+    expect(page.locator(".article-row")).to_have_count(1)
+    page.context.close()
+
+
+def test_server_stopped_keeps_the_question_and_retry_answers(browser, bundled_index_dir: Path,
+                                                              artifacts: Path):
+    from web import create_app
+
+    app = create_app({"INDEX_DIR": str(bundled_index_dir)})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def start():  # type: ignore[no-untyped-def]
+        http_server = make_server("127.0.0.1", port, app, threaded=True)
+        threading.Thread(target=http_server.serve_forever, daemon=True).start()
+        return http_server
+
+    http_server = start()
+    page = open_page(browser, f"http://127.0.0.1:{port}", 375, 740)
+    ask(page, "who chaired the Paris meeting?", 0)
+    http_server.shutdown()
+    http_server.server_close()
+    page.fill("#question", "Where will the 27 defense ministers meet?")
+    page.keyboard.press("Enter")
+    failed = page.locator(".message.assistant.error")
+    expect(failed).to_contain_text("The server can't be reached; try again.")
+    expect(page.locator("#question")).to_have_value("Where will the 27 defense ministers meet?")
+    expect(page.locator("#status")).to_have_text("The server can't be reached; try again.")
+    page.locator(".message.assistant .marker").first.click()  # a citation while the server is down
+    expect(page.locator("#status")).to_have_text("The server can't be reached; try again.")
+    page.screenshot(path=str(artifacts / "server-down.png"))
+    http_server = start()
+    try:
+        failed.get_by_role("button", name="Retry").click()
+        expect(page.locator(".message.assistant:not(.working)")).to_have_count(2, timeout=30_000)
+        expect(page.locator(".message.assistant").last).to_contain_text("Brussels")
+        expect(page.locator(".message.error")).to_have_count(0)
+        expect(page.locator("#question")).to_have_value("")
+        page.screenshot(path=str(artifacts / "retried.png"))
+    finally:
+        http_server.shutdown()
+        http_server.server_close()
+        page.context.close()

@@ -1,0 +1,72 @@
+"""Answer quality: ``python -m benchmarks.quality`` runs `rag eval`'s measure on the development sets and prints
+the table for benchmarks/QUALITY.md.
+
+Sets: the bundled article's questions (paris) and the SQuAD 2.0 Normans article (squad), each in an index of
+its own article and in an index of both. Indexes are built in a temporary folder with the installed model, so
+the figures are those of a fresh install. Nothing here asserts a target.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+COLUMNS = ["hit_at_1", "hit_at_3", "mrr", "answer_contains_gold", "short_exact", "short_f1", "median_answer_words",
+           "unanswerable_refused", "answerable_refused", "citations_verbatim", "latency_p50_ms"]
+
+
+def measure(threads: int) -> list[tuple[str, dict[str, object]]]:
+    """Return (set name, report) for each development set and index."""
+    from rag.articles import bundled_article, read_article
+    from rag.build import update_index
+    from rag.embedder import Embedder
+    from rag.evaluate import evaluate, read_questions, report_to_dict
+    from rag.pipeline import Assistant
+    from rag.settings import Settings
+
+    embedder = Embedder()
+    paris, normans = bundled_article(), read_article(DATA / "normans.txt")
+    questions = {"paris": read_questions(DATA / "paris_questions.jsonl"),
+                 "squad": read_questions(DATA / "normans_questions.jsonl")}
+    result = []
+    with tempfile.TemporaryDirectory(prefix="rag-quality-") as scratch:
+        for label, articles, sets in (("", [paris], ["paris"]), ("", [normans], ["squad"]),
+                                      (", index of both articles", [paris, normans], ["paris", "squad"])):
+            folder = Path(scratch) / "-".join(a.doc_id for a in articles)
+            settings = Settings(index_dir=folder, threads=threads)
+            update_index(articles, folder, embedder, settings)
+            assistant = Assistant(settings, build_missing=False)
+            for name in sets:
+                report = report_to_dict(evaluate(assistant, questions[name]))
+                result.append((name + label, report))
+                print(json.dumps({"set": name + label, **{c: report[c] for c in COLUMNS}}), flush=True)
+    return result
+
+
+def table(rows: list[tuple[str, dict[str, object]]]) -> str:
+    """Return the figures as a markdown table."""
+    head = ["set", "hit@1", "hit@3", "MRR", "answer has gold", "short EM", "short F1", "median words",
+            "unanswerable refused", "answerable refused", "verbatim", "p50 ms"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for name, report in rows:
+        cells = [name] + [f"{report[c]:.2f}" if isinstance(report[c], float) and c != "latency_p50_ms"
+                          else f"{report[c]:.0f}" if c == "latency_p50_ms" else str(report[c]) for c in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1, help="threads per model (default 1, as a web worker)")
+    args = parser.parse_args()
+    started = time.strftime("%Y-%m-%d %H:%M %Z")
+    print(f"`python -m benchmarks.quality` on {started}\n\n{table(measure(args.threads))}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

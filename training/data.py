@@ -1,0 +1,194 @@
+"""Training data: SQuAD questions turned into groups of reader windows.
+
+A group is what the reader sees for one question at query time: the windows
+of the question's own paragraph plus windows of other paragraphs of the same
+article (the closest ones by BM25, as the retriever would bring them), all
+scored together (shared normalization), so span and no-answer scores are
+comparable across windows. Targets: the answer's first and last token in the
+windows that hold it, or every window's [CLS] for a question with no answer.
+Some answerable questions are also turned into no-answer groups by leaving
+their own paragraph out. Sentences come from the runtime's own splitter
+(``rag.sentences``) and windows from ``rag.reader.windows``, so training and
+queries cut text the same way.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import pickle
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.articles import Article
+from rag.lexical import Bm25
+from rag.reader import MAX_TOKENS, Tokens, Window, sentence_of_tokens, windows
+from rag.sentences import split_sentences
+
+FORMAT = "reader-data v1"
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A context paragraph with its sentence spans and word pieces."""
+
+    text: str
+    title: str
+    sentences: tuple[tuple[int, int], ...]
+    ids: list[int]
+    offsets: np.ndarray
+
+
+@dataclass(frozen=True)
+class Example:
+    """One window of a group, with its targets (token positions in ``window.ids``; 0 = [CLS])."""
+
+    window: Window
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    sentences: tuple[tuple[int, int, int], ...]  # (first position, stop position, holds the answer)
+
+
+@dataclass(frozen=True)
+class Group:
+    """The windows read together for one question; ``answerable`` says whether a span is the target."""
+
+    qid: str
+    answerable: bool
+    examples: tuple[Example, ...]
+
+    @property
+    def length(self) -> int:
+        return max(len(e.window.ids) for e in self.examples)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A SQuAD question on one paragraph; ``answers`` empty when it has none."""
+
+    qid: str
+    question: str
+    paragraph: int
+    answers: tuple[tuple[str, int], ...]
+
+
+def read_train(path: Path) -> tuple[list[tuple[str, str]], list[Question]]:
+    """Read ``train.jsonl``: the paragraphs (texts, not yet split) and the questions on them."""
+    texts: dict[tuple[str, str], int] = {}
+    paragraphs: list[tuple[str, str]] = []
+    questions = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        key = (row["title"], row["context"])
+        if key not in texts:
+            texts[key] = len(paragraphs)
+            paragraphs.append(key)
+        answers = tuple((a["text"], int(a["answer_start"])) for a in row["answers"])
+        questions.append(Question(row["id"], row["question"], texts[key], () if row["is_impossible"] else answers))
+    return paragraphs, questions
+
+
+def read_dev(path: Path) -> tuple[list[tuple[str, str]], list[Question], dict[str, list[str]]]:
+    """Read the official SQuAD 2.0 ``dev.json``: paragraphs, questions and every gold answer text by id."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    paragraphs, questions, gold = [], [], {}
+    for article in data:
+        for paragraph in article["paragraphs"]:
+            paragraphs.append((article["title"], paragraph["context"]))
+            for qa in paragraph["qas"]:
+                answers = () if qa.get("is_impossible") else tuple((a["text"], int(a["answer_start"]))
+                                                                    for a in qa["answers"])
+                questions.append(Question(qa["id"], qa["question"], len(paragraphs) - 1, answers))
+                gold[qa["id"]] = [a["text"] for a in qa["answers"]] if answers else []
+    return paragraphs, questions, gold
+
+
+def split_paragraphs(raw: list[tuple[str, str]], tokens: Tokens) -> list[Paragraph]:
+    """Split every paragraph into sentences with the runtime's splitter and tokenize it."""
+    result = []
+    for number, (title, text) in enumerate(raw):
+        article = Article(f"p{number}", title, text, 0, len(text))
+        sentences = tuple((s.start, s.end) for s in split_sentences(article)) or ((0, len(text)),)
+        ids, offsets = tokens.context(text)
+        result.append(Paragraph(text, title, sentences, ids, offsets))
+    return result
+
+
+def examples_of(question_ids: list[int], paragraph: Paragraph, tokens: Tokens, answer: tuple[int, int] | None,
+                max_tokens: int = MAX_TOKENS) -> list[Example]:
+    """Return the windows of ``paragraph`` with their targets; ``answer`` is a character span or None."""
+    owner = sentence_of_tokens(paragraph.offsets, paragraph.sentences)
+    result = []
+    for window in windows(question_ids, paragraph.ids, paragraph.offsets, tokens.cls, tokens.sep, max_tokens):
+        count = len(window.offsets)
+        at = _position(paragraph.offsets, window.offsets[0]) if count else 0
+        local = owner[at:at + count]
+        starts: tuple[int, ...] = ()
+        ends: tuple[int, ...] = ()
+        answer_sentence = -2
+        if answer is not None and count:
+            first = np.flatnonzero((window.offsets[:, 0] <= answer[0]) & (window.offsets[:, 1] > answer[0]))
+            last = np.flatnonzero((window.offsets[:, 0] < answer[1]) & (window.offsets[:, 1] >= answer[1]))
+            if len(first) and len(last) and first[0] <= last[-1]:
+                starts, ends = (window.first + int(first[0]),), (window.first + int(last[-1]),)
+                answer_sentence = int(local[first[0]])
+        sentences = []
+        for sentence in sorted(set(int(s) for s in local if s >= 0)):
+            members = np.flatnonzero(local == sentence)
+            sentences.append((window.first + int(members[0]), window.first + int(members[-1]) + 1,
+                              int(sentence == answer_sentence)))
+        result.append(Example(window, starts, ends, tuple(sentences)))
+    return result
+
+
+def _position(offsets: np.ndarray, first: np.ndarray) -> int:
+    return int(np.flatnonzero((offsets[:, 0] == first[0]) & (offsets[:, 1] == first[1]))[0])
+
+
+def make_groups(paragraphs: list[Paragraph], questions: list[Question], tokens: Tokens, distractors: int,
+                dropped_share: float, seed: int) -> list[Group]:
+    """Turn questions into groups: own paragraph + ``distractors`` closest others; some with the own one left out."""
+    rng = random.Random(seed)
+    by_title: dict[str, list[int]] = collections.defaultdict(list)
+    for number, paragraph in enumerate(paragraphs):
+        by_title[paragraph.title].append(number)
+    bm25 = {title: Bm25.index([paragraphs[n].text for n in numbers]) for title, numbers in by_title.items()}
+    groups = []
+    for question in questions:
+        own = paragraphs[question.paragraph]
+        numbers = by_title[own.title]
+        scores = bm25[own.title].scores(question.question)
+        others = [numbers[i] for i in np.argsort(-scores, kind="stable") if numbers[i] != question.paragraph]
+        question_ids = tokens.question(question.question)
+        chosen = others[:distractors]
+        negatives = [e for n in chosen for e in examples_of(question_ids, paragraphs[n], tokens, None)[:1]]
+        if question.answers:
+            text, start = question.answers[0]
+            positives = examples_of(question_ids, own, tokens, (start, start + len(text)))
+            if not any(e.starts for e in positives):
+                continue  # the answer does not fit a window whole
+            groups.append(Group(question.qid, True, tuple(positives + negatives)))
+            if dropped_share and rng.random() < dropped_share and len(others) > distractors:
+                extra = [e for n in others[distractors:distractors + 1]
+                         for e in examples_of(question_ids, paragraphs[n], tokens, None)[:1]]
+                groups.append(Group(question.qid + "-without", False, tuple(negatives + extra)))
+        else:
+            positives = examples_of(question_ids, own, tokens, None)
+            groups.append(Group(question.qid, False, tuple(positives + negatives)))
+    return groups
+
+
+def save(path: Path, value: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        pickle.dump((FORMAT, value), handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load(path: Path) -> object:
+    with open(path, "rb") as handle:
+        found, value = pickle.load(handle)
+    if found != FORMAT:
+        raise ValueError(f"{path} has format {found!r}, not {FORMAT!r}; prepare the data again")
+    return value
