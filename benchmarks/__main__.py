@@ -322,10 +322,10 @@ def probe(folder: Path, work: Path) -> dict[str, object]:
     passages, read = [], []
     for question, vector in zip(questions, encoded):
         started = time.perf_counter()
-        found = retriever.retrieve(question, vector, PASSAGES)
+        hits = retriever.retrieve(question, vector, PASSAGES)
         passages.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        read_passages(reader, question, found, index)
+        read_passages(reader, question, hits, index)
         read.append((time.perf_counter() - started) * 1000)
     return {"load": load, "rss": rss, "objects": objects, "recall": statistics.mean(found),
             "faiss": [statistics.median(faiss_times), percentile(faiss_times, 0.95)],
