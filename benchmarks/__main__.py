@@ -297,6 +297,7 @@ def probe(folder: Path, work: Path) -> dict[str, object]:
     from rag.reader import Reader
     from rag.reading import read_passages
     from rag.retriever import Retriever
+    from rag.stores.folder import FolderSnapshot
 
     encoder = load_onnx_encoder("sentence-transformers/all-MiniLM-L6-v2")
     assert encoder is not None, "the ONNX export is made by the earlier sections"
@@ -306,7 +307,7 @@ def probe(folder: Path, work: Path) -> dict[str, object]:
     reader = Reader(threads=1)
     before = rss_mb([os.getpid()])[0]
     started = time.perf_counter()
-    index = load_index(folder)
+    index = FolderSnapshot.of(load_index(folder))
     retriever = Retriever(index)
     load = time.perf_counter() - started
     rss = rss_mb([os.getpid()])[0] - before

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from .index import Index
+from .stores import Snapshot
 from .reading import Evidence, Findings
 
 NOT_FOUND = "The article doesn't say."
@@ -59,7 +59,7 @@ class Answer:
     short_end: int | None = None
 
 
-def compose_answer(question: str, findings: Findings, index: Index, k: int = 3, policy: Policy = Policy()) -> Answer:
+def compose_answer(question: str, findings: Findings, index: Snapshot, k: int = 3, policy: Policy = Policy()) -> Answer:
     """Quote the sentence with the best answer (and a close second) and cite up to ``k`` in all; or decline."""
     if not findings.evidence or findings.margin <= policy.answer_above:
         return Answer(question, NOT_FOUND, None, False)

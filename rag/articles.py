@@ -139,31 +139,37 @@ def load_articles(paths: Iterable[Path], on_skip: Callable[[str], None] | None =
     """
     articles: list[Article] = []
     seen: set[str] = set()
+    for file, named in article_files(paths):
+        try:
+            article = read_article(file, max_megabytes=max_megabytes)
+        except ArticleError as error:
+            if named:
+                raise
+            if on_skip:
+                on_skip(str(error))
+            continue
+        if article.source not in seen:
+            seen.add(article.source)
+            articles.append(article)
+    if not articles:
+        raise ArticleError("No readable articles were given.")
+    return articles
+
+
+def article_files(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
+    """List the article files of ``paths`` in a stable order, each with whether it was named directly."""
+    files: list[tuple[Path, bool]] = []
     for path in map(Path, paths):
         if path.is_dir():
             found = list(_walk(path))
             if not found:
                 raise ArticleError(f"No {', '.join(SUFFIXES)} articles were found in {path}.")
-            for file in found:
-                try:
-                    article = read_article(file, max_megabytes=max_megabytes)
-                except ArticleError as error:
-                    if on_skip:
-                        on_skip(str(error))
-                    continue
-                if article.source not in seen:
-                    seen.add(article.source)
-                    articles.append(article)
+            files += [(file, False) for file in found]
         else:
             if path.exists() and path.suffix.lower() not in SUFFIXES:
                 raise ArticleError(f"{path} is not a {'/'.join(SUFFIXES)} file.")
-            article = read_article(path, max_megabytes=max_megabytes)
-            if article.source not in seen:
-                seen.add(article.source)
-                articles.append(article)
-    if not articles:
-        raise ArticleError("No readable articles were given.")
-    return articles
+            files.append((path, True))
+    return files
 
 
 def bundled_article() -> Article:

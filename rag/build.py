@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,14 +30,17 @@ from .sentences import Sentence, split_sentences
 from .settings import Settings
 from .tokens import ENCODING
 
+if TYPE_CHECKING:
+    from .stores import Snapshot
+
 Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
 class BuildReport:
-    """What a build did: the new index, and which sources it embedded, reused or dropped."""
+    """What a build did: the new index (in its store), and which sources it embedded, reused or dropped."""
 
-    index: Index
+    index: Snapshot
     embedded: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -49,7 +53,7 @@ def chunker_settings(settings: Settings) -> dict[str, object]:
             "sentences": "spacy en_core_web_sm senter"}
 
 
-def stale_reason(index: Index, articles: list[Article], settings: Settings, model: str) -> str | None:
+def stale_reason(index: Snapshot, articles: list[Article], settings: Settings, model: str) -> str | None:
     """Return why ``index`` does not match these articles and settings, or None if it is current."""
     manifest = index.manifest
     if manifest.model != model:
@@ -64,8 +68,8 @@ def stale_reason(index: Index, articles: list[Article], settings: Settings, mode
 
 
 @dataclass
-class _Part:
-    """What one article contributes to an index."""
+class Part:
+    """What one article contributes to an index (in any store)."""
 
     chunks: list[Chunk]
     sentences: list[Sentence]
@@ -82,36 +86,50 @@ def build_index(articles: list[Article], embedder: Embedder, settings: Settings,
     reusable = previous is not None and previous.manifest.model == embedder.model_id \
         and previous.manifest.chunker == chunker_settings(settings)
     old = {info.source: info.sha256 for info in previous.manifest.sources} if previous and reusable else {}
-    parts: list[_Part | None] = []
-    fresh: list[tuple[int, list[Chunk], list[Sentence]]] = []
-    embedded, reused = [], []
-    to_read = sum(1 for article in articles if previous is None or old.get(article.source) != article.digest)
-    read = counter(progress, "articles", to_read)
-    for number, article in enumerate(articles):
-        if previous is not None and old.get(article.source) == article.digest:
-            parts.append(_reuse(previous, article.source))
-            reused.append(article.source)
-        else:
-            sentences = split_sentences(article)
-            chunks = chunk_article(article, sentences, settings.chunk_tokens, settings.chunk_overlap, embedder.fits)
-            fresh.append((number, chunks, sentences))
-            parts.append(None)
-            embedded.append(article.source)
-            if read:
-                read(1)
-    chunk_texts = [chunk.text for _, chunks, _ in fresh for chunk in chunks]
-    vectors = embedder.embed(chunk_texts, on_batch=counter(progress, "chunks", len(chunk_texts)))
-    at = 0
-    for number, chunks, sentences in fresh:
-        parts[number] = _Part(chunks, sentences, vectors[at:at + len(chunks)])
-        at += len(chunks)
+    fresh = [article for article in articles if old.get(article.source) != article.digest]
+    prepared = iter(prepare_articles(fresh, embedder, settings, progress))
+    parts = [next(prepared) if previous is None or old.get(article.source) != article.digest
+             else _reuse(previous, article.source) for article in articles]
     added = {info.source: info.added for info in previous.manifest.sources} if previous else {}
-    index = _assemble(articles, [part for part in parts if part is not None], embedder, settings, added)
+    index = _assemble(articles, parts, embedder, settings, added)
     removed = sorted(set(old) - {a.source for a in articles})
-    return BuildReport(index, embedded, reused, removed, time.perf_counter() - started)
+    reused = [article.source for article in articles if old.get(article.source) == article.digest]
+    return BuildReport(index, [a.source for a in fresh], reused, removed, time.perf_counter() - started)
 
 
-def _assemble(articles: list[Article], parts: list[_Part], embedder: Embedder, settings: Settings,
+def prepare_articles(articles: list[Article], embedder: Embedder, settings: Settings,
+                     progress: Progress | None = None) -> list[Part]:
+    """Split, chunk and embed ``articles`` (what every store writes for an article); ``progress`` hears of
+    articles read and of chunks embedded."""
+    read = counter(progress, "articles", len(articles))
+    split = []
+    for article in articles:
+        sentences = split_sentences(article)
+        split.append((chunk_article(article, sentences, settings.chunk_tokens, settings.chunk_overlap,
+                                    embedder.fits), sentences))
+        if read:
+            read(1)
+    chunk_texts = [chunk.text for chunks, _ in split for chunk in chunks]
+    vectors = embedder.embed(chunk_texts, on_batch=counter(progress, "chunks", len(chunk_texts)))
+    parts, at = [], 0
+    for chunks, sentences in split:
+        parts.append(Part(chunks, sentences, vectors[at:at + len(chunks)]))
+        at += len(chunks)
+    return parts
+
+
+def sentence_ranges(part: Part) -> list[tuple[int, int]]:
+    """Return the ``(first, stop)`` range of each chunk's sentences, numbered within the article."""
+    starts = [s.start for s in part.sentences]
+    ends = [s.end for s in part.sentences]
+    ranges = []
+    for chunk in part.chunks:
+        first = bisect.bisect_right(ends, chunk.start)
+        ranges.append((first, max(first, bisect.bisect_left(starts, chunk.end))))
+    return ranges
+
+
+def _assemble(articles: list[Article], parts: list[Part], embedder: Embedder, settings: Settings,
               added: Mapping[str, str]) -> Index:
     """Concatenate the parts into one Index, numbering sentences across articles.
 
@@ -125,13 +143,8 @@ def _assemble(articles: list[Article], parts: list[_Part], embedder: Embedder, s
     chunk_sentences: list[tuple[int, int]] = []
     infos = []
     for number, (article, part) in enumerate(zip(articles, parts)):
-        starts = [s.start for s in part.sentences]
-        ends = [s.end for s in part.sentences]
         base = len(sentences)
-        for chunk in part.chunks:
-            first = bisect.bisect_right(ends, chunk.start)
-            stop = max(first, bisect.bisect_left(starts, chunk.end))
-            chunk_sentences.append((base + first, base + stop))
+        chunk_sentences += [(base + first, base + stop) for first, stop in sentence_ranges(part)]
         chunks += part.chunks
         sentences += part.sentences
         sentence_source += [number] * len(part.sentences)
@@ -167,7 +180,7 @@ def update_index(articles: list[Article], folder: Path, embedder: Embedder, sett
         return dataclasses.replace(report, index=load_index(folder))
 
 
-def _reuse(previous: Index, source: str) -> _Part:
+def _reuse(previous: Index, source: str) -> Part:
     """Return what ``previous`` holds for ``source``, vectors included (articles are stored in order)."""
     number = previous.source_numbers[source]
     first, stop = int(previous.chunk_starts[number]), int(previous.chunk_starts[number + 1])
@@ -175,5 +188,5 @@ def _reuse(previous: Index, source: str) -> _Part:
     dimension = previous.manifest.dimension
     vectors = np.vstack([previous.chunk_vectors.reconstruct(n) for n in range(first, stop)]
                         + [np.zeros((0, dimension))])
-    return _Part(list(previous.chunks[first:stop]), list(previous.sentences[sentence_first:sentence_stop]),
+    return Part(list(previous.chunks[first:stop]), list(previous.sentences[sentence_first:sentence_stop]),
                  vectors.astype(np.float32))

@@ -24,6 +24,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 INDEX_HELP = "index folder (default: RAG_INDEX_DIR, else rag-news/index in your data folder)"
+DB_HELP = "the index in this Postgres database, postgresql://... (default: RAG_DATABASE_URL)"
 
 
 def _say(message: str) -> None:
@@ -35,13 +36,15 @@ def _ask_parser(prog: str) -> _Parser:
     parser.add_argument("question", help="the question, or - to read one question per line from standard input")
     parser.add_argument("--json", action="store_true", help="print one JSON object per answer")
     parser.add_argument("--index", type=Path, help=INDEX_HELP)
+    parser.add_argument("--db", metavar="URL", help=DB_HELP)
     parser.add_argument("-k", type=int, help="how many citations at most (1-50, default 3)")
     parser.add_argument("--model", help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2)")
     return parser
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env().replace(index_dir=args.index, model=getattr(args, "model", None),
+    return Settings.from_env().replace(index_dir=args.index, database_url=getattr(args, "db", None),
+                                       model=getattr(args, "model", None),
                                        k=getattr(args, "k", None),
                                        chunk_tokens=getattr(args, "chunk_tokens", None),
                                        chunk_overlap=getattr(args, "chunk_overlap", None))
@@ -89,18 +92,24 @@ def _render(answer: Any) -> str:
 
 def _run_build(args: argparse.Namespace) -> int:
     from .articles import load_articles
-    from .build import update_index
     from .embedder import Embedder
-    from .index import index_exists, read_manifest
     from .progress import terminal_progress
+    from .stores import open_store
 
     settings = _settings(args)
-    articles = load_articles(args.paths, on_skip=lambda message: _say(f"skipped: {message}"),
-                             max_megabytes=settings.max_article_mb)
-    before = read_manifest(settings.index_dir).sources if index_exists(settings.index_dir) else []
-    embedder = Embedder(settings.model)
-    report = update_index(articles, settings.index_dir, embedder, settings, force=args.force, say=_say,
-                          progress=terminal_progress(sys.stderr))
+    if args.ray and not settings.database_url:
+        raise InputError("--ray builds into a database; give --db URL or set RAG_DATABASE_URL.")
+    store = open_store(settings)
+    before = store.read_manifest().sources if store.exists() else []  # an unreachable database fails here
+    if args.ray:
+        from .raybuild import update_on_ray
+
+        report = update_on_ray(args.paths, settings, args.ray, force=args.force, say=_say)
+    else:
+        articles = load_articles(args.paths, on_skip=lambda message: _say(f"skipped: {message}"),
+                                 max_megabytes=settings.max_article_mb)
+        report = store.update(articles, Embedder(settings.model), settings, force=args.force, say=_say,
+                              progress=terminal_progress(sys.stderr))
     kept = {info.source for info in report.index.manifest.sources}
     for info in before:
         if info.source not in kept:
@@ -109,7 +118,7 @@ def _run_build(args: argparse.Namespace) -> int:
     counts = report.index.manifest.counts
     removed = sum(1 for info in before if info.source not in kept)
     print(f"Indexed {counts['articles']} article(s), {counts['chunks']} chunks, {counts['sentences']} sentences "
-          f"in {settings.index_dir} ({len(report.embedded)} embedded, {len(report.reused)} reused, "
+          f"in {store.name} ({len(report.embedded)} embedded, {len(report.reused)} reused, "
           f"{removed} removed, {report.seconds:.1f} s).")
     return 0
 
@@ -158,9 +167,10 @@ def _run_remove(args: argparse.Namespace) -> int:
 def _run_list(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from .library import list_articles
+    from .library import entries
+    from .stores import open_store
 
-    listed = list_articles(_settings(args).index_dir)
+    listed = entries(open_store(_settings(args)).read_manifest())
     if args.json:
         print(json.dumps([asdict(entry) for entry in listed], ensure_ascii=False, indent=2))
         return 0
@@ -175,16 +185,16 @@ def _run_list(args: argparse.Namespace) -> int:
 def _run_info(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from .index import read_manifest
+    from .stores import open_store
 
-    settings = _settings(args)
-    manifest = read_manifest(settings.index_dir)
+    store = open_store(_settings(args))
+    manifest = store.read_manifest()
     if args.json:
         print(json.dumps(asdict(manifest), ensure_ascii=False, indent=2))
         return 0
-    print(f"Index:    {settings.index_dir}")
+    print(f"Index:    {store.name}")
     print(f"Built:    {manifest.built_at}")
-    print(f"Model:    {manifest.model} ({manifest.dimension} dimensions, {manifest.vectors} FAISS index)")
+    print(f"Model:    {manifest.model} ({manifest.dimension} dimensions, {manifest.vectors} vector index)")
     print(f"Chunker:  {', '.join(f'{k}={v}' for k, v in manifest.chunker.items())}")
     print(f"Contents: {', '.join(f'{v} {k}' for k, v in manifest.counts.items())}")
     for info in manifest.sources:
@@ -193,6 +203,7 @@ def _run_info(args: argparse.Namespace) -> int:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
+    import dataclasses
     import tempfile
 
     from .articles import load_articles
@@ -205,10 +216,11 @@ def _run_eval(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as scratch:
         if args.corpus:
-            settings = settings.replace(index_dir=Path(scratch) / "index")
+            settings = dataclasses.replace(settings, index_dir=Path(scratch) / "index", database_url="")
             articles = load_articles(args.corpus, max_megabytes=settings.max_article_mb)
             update_index(articles, settings.index_dir, Embedder(settings.model), settings, say=_say)
-        assistant = Assistant(settings, say=_say, build_missing=args.index is None and not args.corpus)
+        assistant = Assistant(settings, say=_say,
+                              build_missing=args.index is None and not args.corpus and not settings.database_url)
         report = evaluate(assistant, questions, k=args.k or 5)
     figures = report_to_dict(report)
     if args.json:
@@ -224,11 +236,15 @@ def _run_eval(args: argparse.Namespace) -> int:
 def _run_serve(args: argparse.Namespace) -> int:
     import os
 
-    from .index import read_manifest
+    from .stores import open_store
 
+    settings = _settings(args)
+    if args.index is not None or settings.database_url:
+        open_store(settings).read_manifest()  # a named index must exist; only the default one is built on first use
     if args.index is not None:
-        read_manifest(args.index)  # a named index must exist; only the default one is built on first use
         os.environ["RAG_INDEX_DIR"] = str(args.index)
+    if args.db:
+        os.environ["RAG_DATABASE_URL"] = args.db
     from web import create_app
 
     app = create_app()
@@ -270,6 +286,7 @@ def _rag_parser() -> _Parser:
     remove.set_defaults(run=_run_remove)
     listing = commands.add_parser("list", help="list the articles of an index")
     listing.add_argument("--index", type=Path, help=INDEX_HELP)
+    listing.add_argument("--db", metavar="URL", help=DB_HELP)
     listing.add_argument("--json", action="store_true", help="print a JSON list")
     listing.set_defaults(run=_run_list)
     build = commands.add_parser("build", help="make an index hold exactly these files and folders (says what it "
@@ -279,16 +296,21 @@ def _rag_parser() -> _Parser:
     build.add_argument("--model", help="sentence-transformers model name or folder")
     build.add_argument("--chunk-tokens", type=int, help="chunk size in cl100k tokens (default 128)")
     build.add_argument("--chunk-overlap", type=int, help="tokens of whole sentences shared by neighbours (default 32)")
+    build.add_argument("--db", metavar="URL", help="build into this Postgres database instead (RAG_DATABASE_URL)")
+    build.add_argument("--ray", metavar="auto|ADDRESS",
+                       help="read, split and embed on a Ray cluster (with --db; pip install 'rag-news[ray]')")
     build.add_argument("--force", action="store_true", help="re-embed everything, ignoring the old index")
     build.set_defaults(run=_run_build)
     info = commands.add_parser("info", help="show what an index holds")
     info.add_argument("--index", type=Path, help=INDEX_HELP)
+    info.add_argument("--db", metavar="URL", help=DB_HELP)
     info.add_argument("--json", action="store_true", help="print the manifest as JSON")
     info.set_defaults(run=_run_info)
     evaluation = commands.add_parser("eval", help="measure answers against a question set (JSON lines)")
     evaluation.add_argument("questions", type=Path, help="question rows: id, question, doc, answers, answer_spans")
     where = evaluation.add_mutually_exclusive_group()
     where.add_argument("--index", type=Path, help="evaluate this index")
+    where.add_argument("--db", metavar="URL", help="evaluate the index in this Postgres database")
     where.add_argument("--corpus", type=Path, nargs="+", help="build a scratch index of these files or folders first")
     evaluation.add_argument("-k", type=int, help="citations per answer (default 5)")
     evaluation.add_argument("--model", help="sentence-transformers model name or folder")
@@ -296,6 +318,7 @@ def _rag_parser() -> _Parser:
     evaluation.set_defaults(run=_run_eval)
     serve = commands.add_parser("serve", help="start the web chat and JSON API (development server)")
     serve.add_argument("--index", type=Path, help=INDEX_HELP)
+    serve.add_argument("--db", metavar="URL", help=DB_HELP)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=5000, help="port (default 5000)")
     serve.set_defaults(run=_run_serve)

@@ -58,3 +58,10 @@ class ModelError(RagError):
 
     exit_code = 5
     http_status = 503
+
+
+class DatabaseError(RagError):
+    """The database of a Postgres store is unreachable, lacks pgvector, or holds a newer schema."""
+
+    exit_code = 6
+    http_status = 503

@@ -93,7 +93,8 @@ def token_f1(prediction: str, gold: str) -> float:
 
 def evaluate(assistant: Assistant, questions: list[Question], k: int = 5) -> Report:
     """Ask every question and measure the answers against the gold spans."""
-    texts = {article.source: article.text for article in assistant.index.articles}
+    index = assistant.index
+    texts = {info.source: index.article(info.source).text for info in index.manifest.sources}
     by_name = {Path(source).name: source for source in texts}
     ranks, contains, exact, f1s, words, latencies = [], [], [], [], [], []
     refused_unanswerable = refused_answerable = unanswerable = 0

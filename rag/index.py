@@ -103,8 +103,7 @@ class Index:
         """Return the chunk numbers ``(first, stop)`` of the article with this ``doc_id``; raise InputError if none."""
         number = self.article_number(doc_id)
         if number is None:
-            raise MissingArticleError(f"There is no article with id {doc_id[:40]!r} in this index; list the articles "
-                                      "for their ids (`rag list`, GET /api/documents).")
+            raise missing_article(doc_id)
         return int(self.chunk_starts[number]), int(self.chunk_starts[number + 1])
 
     def sentence_text(self, number: int) -> str:
@@ -121,6 +120,12 @@ class Index:
     def sentence_starts(self) -> np.ndarray:
         """Article ``a`` holds sentences ``sentence_starts[a]:sentence_starts[a + 1]``."""
         return np.cumsum([0] + [info.sentences for info in self.manifest.sources], dtype=np.int64)
+
+
+def missing_article(doc_id: str) -> MissingArticleError:
+    """Return the one-sentence error for an article id that no article of the index has."""
+    return MissingArticleError(f"There is no article with id {doc_id[:40]!r} in this index; list the articles "
+                               "for their ids (`rag list`, GET /api/documents).")
 
 
 HNSW_SEARCH_DEPTH = 128

@@ -62,6 +62,13 @@ def list_articles(folder: Path) -> list[Entry]:
     return entries(read_manifest(folder))
 
 
+def _folder_only(settings: Settings) -> None:
+    """Refuse a one-article change to a database index: there ``rag build`` names the whole article set."""
+    if settings.database_url:
+        raise InputError("Articles are added to and removed from an index in a database by `rag build PATH... "
+                         "--db URL` with the whole article set; adding or removing one is for index folders.")
+
+
 def article_from_text(text: str, title: str | None = None) -> Article:
     """Return an article of pasted text; its title is ``title``, else its heading, else its first words."""
     if not isinstance(text, str) or not text.strip():
@@ -82,6 +89,7 @@ def add_articles(articles: Sequence[Article], folder: Path, embedder: Callable[[
     already indexed under any name is left as it is.
     """
     started = time.perf_counter()
+    _folder_only(settings)
     with build_lock(folder, on_wait=say):
         previous = load_index(folder) if index_exists(folder) else None  # a damaged index is refused, not replaced
         indexed = list(previous.articles) if previous else []
@@ -106,6 +114,7 @@ def remove_articles(keys: Sequence[str], folder: Path, embedder: Callable[[], Em
     articles that stay are reused as they are.
     """
     started = time.perf_counter()
+    _folder_only(settings)
     with build_lock(folder, on_wait=say):
         previous = load_index(folder)
         gone = find_articles(previous.manifest, keys)

@@ -17,17 +17,17 @@ from pathlib import Path
 
 from .answerer import Answer, Policy, compose_answer
 from .articles import BUNDLED_NAME, Article, bundled_article, read_article
-from .build import stale_reason, update_index
+from .build import stale_reason
 from .embedder import Embedder, export_onnx, model_id
 from .errors import ArticleError, BrokenIndexError, InputError, OldIndexError
 from .followup import Turn, asks_something, check_history, condense, fill_in
-from .index import Index, index_exists, live_version, load_index, old_articles, read_manifest
 from .queryencoder import FORMAT as ONNX_FORMAT
 from .queryencoder import OnnxEncoder, export_folder, load_onnx_encoder
 from .reader import Reader, shared_reader
 from .reading import Findings, Plan, read_passages
 from .retriever import Retriever
 from .settings import Settings
+from .stores import Snapshot, open_store
 
 Say = Callable[[str], None]
 PASSAGES = 8
@@ -49,9 +49,10 @@ def clean_question(question: str, limit: int) -> str:
     return cleaned
 
 
-def current_articles(index: Index, max_megabytes: int) -> list[Article]:
+def current_articles(index: Snapshot, max_megabytes: int) -> list[Article]:
     """Return the index's articles as they are now: re-read from their files where those still exist."""
-    return _fresh(list(index.articles), max_megabytes, [info.path for info in index.manifest.sources])
+    sources = index.manifest.sources
+    return _fresh([index.article(info.source) for info in sources], max_megabytes, [info.path for info in sources])
 
 
 def _fresh(articles: list[Article], max_megabytes: int, paths: Sequence[str | None] | None = None) -> list[Article]:
@@ -73,49 +74,52 @@ def _fresh(articles: list[Article], max_megabytes: int, paths: Sequence[str | No
 
 
 def open_index(settings: Settings, model: str, embedder: Callable[[], Embedder], say: Say | None = None,
-               build_missing: bool = True) -> Index:
-    """Load the index at ``settings.index_dir``, refreshing it if stale.
+               build_missing: bool = True) -> Snapshot:
+    """Open the index the settings name (``open_store``), refreshing a local one if stale.
 
-    A missing index is built from the bundled article when ``build_missing``
-    (an index of an earlier format is rebuilt from its articles);
-    otherwise it is an error that says to run ``rag build``. ``embedder`` is
-    called only when something must be embedded.
+    A shared store (a database) is built only by ``rag build``. A missing local
+    index is built from the bundled article when ``build_missing`` (an index of
+    an earlier format is rebuilt from its articles); otherwise it is an error
+    that says to run ``rag build``. ``embedder`` is called only when something
+    must be embedded.
     """
-    folder = settings.index_dir
-    if not index_exists(folder):
+    store = open_store(settings)
+    if store.shared:
+        return store.open(model=model)
+    if not store.exists():
         if not build_missing:
-            load_index(folder)  # raises the "no index here; run rag build" error
+            store.open()  # raises the "no index here; run rag build" error
         if say:
-            say(f"Building the index of the bundled article in {folder} (first use only)...")
-        return update_index([bundled_article()], folder, embedder(), settings, say=say).index
+            say(f"Building the index of the bundled article in {store.name} (first use only)...")
+        return store.update([bundled_article()], embedder(), settings, say=say).index
     try:
-        index = load_index(folder, model=model)
+        index = store.open(model=model)
     except OldIndexError as error:
         if not build_missing:
             raise
         try:
-            articles = _fresh(old_articles(folder), settings.max_article_mb)
+            articles = _fresh(store.old_articles(), settings.max_article_mb)
         except BrokenIndexError:
             if error.sources != [BUNDLED_NAME]:
                 raise error from None
             articles = [bundled_article()]
         if say:
-            say(f"Rebuilding the index in {folder} for this version ({len(articles)} article(s))...")
-        return update_index(articles, folder, embedder(), settings, force=True, say=say).index
+            say(f"Rebuilding the index in {store.name} for this version ({len(articles)} article(s))...")
+        return store.update(articles, embedder(), settings, force=True, say=say).index
     articles = current_articles(index, settings.max_article_mb)
     reason = stale_reason(index, articles, settings, model)
     if reason is None:
         return index
     if say:
-        say(f"Updating the index in {folder}: {reason}...")
-    return update_index(articles, folder, embedder(), settings, say=say).index
+        say(f"Updating the index in {store.name}: {reason}...")
+    return store.update(articles, embedder(), settings, say=say).index
 
 
 @dataclass(frozen=True)
 class _Loaded:
     """An index and the retriever over it, swapped together."""
 
-    index: Index
+    index: Snapshot
     retriever: Retriever
 
 
@@ -132,8 +136,9 @@ class Assistant:
         self.settings = settings or Settings.from_env()
         self.policy = policy
         self.plan = plan
+        self.store = open_store(self.settings)
         if not build_missing:
-            read_manifest(self.settings.index_dir)  # fail before any slow load
+            self.store.read_manifest()  # fail before any slow load
         self._embedder = embedder
         self.model_id = model_id(self.settings.model)
         index = open_index(self.settings, self.model_id, self.embedder, say, build_missing)
@@ -144,7 +149,7 @@ class Assistant:
         self._checked = time.monotonic()
 
     @property
-    def index(self) -> Index:
+    def index(self) -> Snapshot:
         """The index in use (replaced whole when a rebuilt one is picked up)."""
         return self._loaded.index
 
@@ -153,7 +158,7 @@ class Assistant:
         return self._loaded.retriever
 
     def reload_if_rebuilt(self, every: float = 1.0) -> bool:
-        """Swap in the index on disk if a build replaced it since we loaded; check at most every ``every`` s.
+        """Swap in the store's index if a build replaced it since we loaded; check at most every ``every`` s.
 
         Questions being answered keep the index they started with, so none fails during the swap.
         """
@@ -162,10 +167,10 @@ class Assistant:
             return False
         try:
             self._checked = now
-            version = live_version(self.settings.index_dir)
+            version = self.store.live_version()
             if version is None or version == self._loaded.index.version:
                 return False
-            index = load_index(self.settings.index_dir, model=self.model_id)
+            index = self.store.open(model=self.model_id)
             self._loaded = _Loaded(index, Retriever(index))
             return True
         finally:

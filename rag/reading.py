@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .index import Index
 from .reader import Reader, Text
 from .retriever import Passage
+from .stores import Snapshot
 
 
 @dataclass(frozen=True)
@@ -53,14 +53,13 @@ class Findings:
         return self.evidence[0].span - self.no_answer if self.evidence else float("-inf")
 
 
-def passage_text(passage: Passage, index: Index) -> tuple[Text, list[int]]:
+def passage_text(passage: Passage, index: Snapshot) -> tuple[Text, list[int]]:
     """Return the passage as reader input (the chunk's span of its article, cut at its sentences) and the
     index numbers of those sentences."""
     chunk = passage.chunk
     text = index.article(chunk.source).text
     spans, numbers = [], []
-    for number in range(*index.chunk_sentences[passage.number]):
-        sentence = index.sentences[number]
+    for number, sentence in passage.sentences:
         start, end = max(sentence.start, chunk.start), min(sentence.end, chunk.end)
         if start < end:
             spans.append((start, end))
@@ -70,7 +69,7 @@ def passage_text(passage: Passage, index: Index) -> tuple[Text, list[int]]:
     return Text(text, chunk.start, chunk.end, tuple(spans)), numbers
 
 
-def read_passages(reader: Reader, question: str, passages: list[Passage], index: Index,
+def read_passages(reader: Reader, question: str, passages: list[Passage], index: Snapshot,
                   plan: Plan = Plan()) -> Findings:
     """Read ``passages`` (best first) for ``question`` until sure or ``plan.most`` are read."""
     evidence: dict[tuple[str, int, int], Evidence] = {}

@@ -1,8 +1,10 @@
-"""Retriever: hybrid passage search over one loaded Index.
+"""Retriever: hybrid passage search over one store snapshot.
 
-Dense FAISS search and BM25 over chunks are fused by reciprocal rank. The
-question's vector is given by the caller. It returns passages, best first;
-reading them is the reader's job, and there is no answer logic here.
+The store does the search: dense and lexical search over chunks fused by
+reciprocal rank (FAISS + BM25 in a folder, pgvector + full-text search in
+Postgres). The question's vector is given by the caller. It returns passages,
+best first, with the sentences they hold; reading them is the reader's job,
+and there is no answer logic here.
 """
 from __future__ import annotations
 
@@ -12,15 +14,16 @@ from typing import Protocol
 import numpy as np
 
 from .chunker import Chunk
-from .index import Index
+from .sentences import Sentence
+from .stores import Snapshot
 
-RRF_K = 60
 CANDIDATES = 50
 
 
 @dataclass(frozen=True)
 class Passage:
-    """A retrieved chunk (``number`` in the index) with its fused score, rank (1 = best) and both part scores."""
+    """A retrieved chunk (``number`` in the index) with its fused score, rank (1 = best) and both part scores;
+    ``sentences`` are the (number, span) of the sentences it holds."""
 
     chunk: Chunk
     number: int
@@ -30,6 +33,7 @@ class Passage:
     score: float
     dense: float
     lexical: float
+    sentences: tuple[tuple[int, Sentence], ...] = ()
 
 
 class Encoder(Protocol):
@@ -39,11 +43,10 @@ class Encoder(Protocol):
 
 
 class Retriever:
-    """Hybrid retrieval over one loaded Index."""
+    """Hybrid retrieval over one store snapshot."""
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Snapshot) -> None:
         self.index = index
-        self.bm25 = index.bm25
 
     def retrieve(self, query: str, vector: np.ndarray, k: int, within: tuple[int, int] | None = None
                  ) -> list[Passage]:
@@ -51,48 +54,10 @@ class Retriever:
 
         ``within`` limits the search to chunks ``first:stop`` (one article).
         """
-        if not self.index.chunks or (within is not None and within[0] >= within[1]):
+        if within is not None and within[0] >= within[1]:
             return []
-        fused, dense, lexical = self._fuse(query, vector, within)
-        best = sorted(fused, key=lambda n: (-fused[n], n))[:k]
-        passages = []
-        for rank, number in enumerate(best, start=1):
-            chunk = self.index.chunks[number]
-            if number not in dense:
-                dense[number] = float(self.index.chunk_vectors.reconstruct(number) @ vector)
-            article = self.index.article(chunk.source)
-            passages.append(Passage(chunk, number, article.title, article.doc_id, rank, fused[number],
-                                    dense[number], float(lexical[number])))
-        return passages
-
-    def _fuse(self, question: str, vector: np.ndarray, within: tuple[int, int] | None = None
-              ) -> tuple[dict[int, float], dict[int, float], np.ndarray]:
-        """Return RRF scores of the candidate chunks, their dense scores, and BM25 scores of all chunks."""
-        first, stop = within or (0, len(self.index.chunks))
-        depth = min(stop - first, CANDIDATES)
-        lexical = self.bm25.scores(question)
-        if within is None:
-            query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
-            scores, ids = self.index.chunk_vectors.search(query, depth)
-            dense = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
-        else:  # one article: exact search over its own chunks, whatever the kind of FAISS index
-            similarity = self.index.chunk_vectors.reconstruct_n(first, stop - first) @ vector
-            dense = {first + int(i): float(similarity[i]) for i in _top(similarity, depth)}
-        lexical_order = [first + int(i) for i in _top(lexical[first:stop], depth) if lexical[first + i] > 0]
-        fused: dict[int, float] = {}
-        for ranking in (sorted(dense, key=dense.__getitem__, reverse=True), lexical_order):
-            for rank, number in enumerate(ranking):
-                fused[number] = fused.get(number, 0.0) + 1.0 / (RRF_K + rank + 1)
-        return fused, dense, lexical
-
-
-def _top(scores: np.ndarray, depth: int) -> np.ndarray:
-    """Return the indexes of the ``depth`` highest scores, best first, ties by index.
-
-    The same as ``np.argsort(-scores, kind="stable")[:depth]``, without sorting a million scores.
-    """
-    if len(scores) <= 4 * depth:
-        return np.argsort(-scores, kind="stable")[:depth]
-    cut = np.partition(scores, len(scores) - depth)[len(scores) - depth]
-    candidates = np.flatnonzero(scores >= cut)
-    return candidates[np.argsort(-scores[candidates], kind="stable")][:depth]
+        best = self.index.candidates(query, vector, CANDIDATES, within)[:k]
+        records = self.index.records([candidate.number for candidate in best])
+        return [Passage(record.chunk, candidate.number, record.title, record.doc_id, rank, candidate.score,
+                        candidate.dense, candidate.lexical, tuple(zip(record.sentences, record.spans)))
+                for rank, (candidate, record) in enumerate(zip(best, records), start=1)]

@@ -40,16 +40,19 @@ class Settings:
     threads: int = 0
     hnsw_from: int = 50_000
     max_article_mb: int = MAX_MEGABYTES
+    database_url: str = ""  # a Postgres URL: the index lives in that database instead of index_dir
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read ``RAG_INDEX_DIR``, ``RAG_EMBED_MODEL`` and the whole-number ``RAG_*`` settings below."""
+        """Read ``RAG_INDEX_DIR``, ``RAG_EMBED_MODEL``, ``RAG_DATABASE_URL`` and the whole-number ``RAG_*`` settings."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         if env.get("RAG_INDEX_DIR"):
             values["index_dir"] = Path(env["RAG_INDEX_DIR"])
         if env.get("RAG_EMBED_MODEL"):
             values["model"] = env["RAG_EMBED_MODEL"]
+        if env.get("RAG_DATABASE_URL"):
+            values["database_url"] = env["RAG_DATABASE_URL"]
         for key, name in (("k", "RAG_K"), ("chunk_tokens", "RAG_CHUNK_TOKENS"),
                             ("chunk_overlap", "RAG_CHUNK_OVERLAP"), ("threads", "RAG_THREADS"),
                             ("hnsw_from", "RAG_HNSW_FROM"), ("max_article_mb", "RAG_MAX_ARTICLE_MB")):
@@ -69,6 +72,8 @@ class Settings:
             raise InputError(f"RAG_MAX_ARTICLE_MB must be between 1 and 1024, not {self.max_article_mb}.")
         if not 0 <= self.threads <= 256:
             raise InputError(f"The thread count must be between 0 (automatic) and 256, not {self.threads}.")
+        if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise InputError("The database URL must start with postgresql://, e.g. postgresql://user@host/dbname.")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2 + 1:
             raise InputError("The chunk overlap must be at least 0 and at most half the chunk size.")
         return self

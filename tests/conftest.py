@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,54 @@ def assistant(bundled_index_dir: Path, embedder):
     from rag.settings import Settings
 
     return Assistant(Settings(index_dir=bundled_index_dir), build_missing=False, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real Postgres 18 + pgvector for the session, on 127.0.0.1, in a folder of its own (see ``own_folder``)."""
+    from engines import LocalPostgres, own_folder
+
+    with own_folder("rag-test-postgres-") as folder:
+        server = LocalPostgres(folder).init()
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture()
+def database(postgres, request: pytest.FixtureRequest) -> str:
+    """The URL of a new, empty database (with the vector extension) for this test."""
+    name = "t_" + re.sub(r"\W+", "_", request.node.name.lower())[:50]
+    return postgres.create_database(name)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A real two-node Ray cluster on 127.0.0.1 for the session (one CPU each)."""
+    from engines import LocalRay, own_folder
+
+    with own_folder("rag-test-ray-") as folder:
+        cluster = LocalRay(folder)
+        try:
+            cluster.start()
+            yield cluster
+        finally:
+            cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def onnx_export(embedder, model_cache: Path) -> Path:
+    """The query encoder's ONNX export in the session cache, so Assistants and replicas answer without torch."""
+    from rag.embedder import export_onnx
+    from rag.queryencoder import FORMAT, export_folder
+
+    os.environ["RAG_CACHE_DIR"] = str(model_cache)
+    folder = export_folder(embedder.model_id)
+    if not (folder / "model.onnx").is_file():
+        assert export_onnx(embedder, folder, FORMAT)
+    return folder
 
 
 MCP_BAD_CALLS = [  # (tool, arguments, words in the one-sentence tool error): the same through every transport

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rag.index import load_index
-from rag.retriever import _top
+from rag.stores.folder import top
 
 
 @pytest.mark.parametrize("question, needle", [
@@ -28,10 +28,14 @@ def test_passages_carry_citation_data(assistant, bundled_index_dir):
         assert passage.title == "Paris coalition meeting" and len(passage.doc_id) == 12
         assert index.article(passage.chunk.source).text[passage.chunk.start:passage.chunk.end] == passage.chunk.text
         assert index.chunks[passage.number] == passage.chunk
+        assert [number for number, _ in passage.sentences] == list(range(*index.chunk_sentences[passage.number]))
+        for number, sentence in passage.sentences:
+            assert index.sentences[number] == sentence
+            assert passage.chunk.start < sentence.end and sentence.start < passage.chunk.end
         assert passage.dense == pytest.approx(float(index.chunk_vectors.reconstruct(passage.number) @ vector), abs=1e-5)
 
 
 @pytest.mark.parametrize("size", [10, 300, 5000])
 def test_top_scores_come_in_argsort_order(size: int):
     scores = np.random.default_rng(size).integers(0, 7, size).astype(np.float32)  # many ties
-    assert np.array_equal(_top(scores, 50), np.argsort(-scores, kind="stable")[:50])
+    assert np.array_equal(top(scores, 50), np.argsort(-scores, kind="stable")[:50])

@@ -66,7 +66,7 @@ def health() -> Response:
     """Report readiness and what the loaded index holds."""
     assistant = current_assistant()
     manifest = assistant.index.manifest
-    return jsonify({"status": "ok", "index": str(assistant.settings.index_dir), "model": manifest.model,
+    return jsonify({"status": "ok", "index": assistant.store.name, "model": manifest.model,
                     "built_at": manifest.built_at, "chunks": manifest.counts.get("chunks", 0),
                     "sources": [{"id": s.doc_id, "source": s.source, "title": s.title, "chunks": s.chunks}
                                 for s in manifest.sources]})
