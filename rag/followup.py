@@ -41,7 +41,7 @@ _QUESTION_WORD = re.compile(r"\b(what|when|where|who|whom|whose|which|why|how)\b
 def fill_in(question: str, history: Sequence[Turn]) -> str:
     """Return a bare follow-up ("When?") as the previous question with its question word swapped, else
     ``question``: after "Where will the ministers meet?", "When?" reads "When will the ministers meet?"."""
-    earlier = [turn.content.strip() for turn in history if turn.role == "user" and turn.content.strip()]
+    earlier = _user_questions(history)
     asked = _QUESTION_WORD.search(question)
     if asks_something(question) or not earlier or asked is None:
         return question
@@ -76,9 +76,14 @@ def condense(question: str, history: Sequence[Turn]) -> str:
     Example: ('When will they be deployed?', [user: 'What will US special operations forces do?'])
     -> 'When will they be deployed? What will US special operations forces do?'
     """
-    earlier = [turn.content for turn in history if turn.role == "user" and turn.content.strip()]
+    earlier = _user_questions(history)
     if not earlier:
         return question
     if _LEANS_BACK.search(question) or len(terms(question)) <= 2:
         return f"{question} {' '.join(earlier[-1].split()[:200])}"
     return question
+
+
+def _user_questions(history: Sequence[Turn]) -> list[str]:
+    """Return the user's earlier questions, oldest first, without surrounding space (empty ones left out)."""
+    return [turn.content.strip() for turn in history if turn.role == "user" and turn.content.strip()]

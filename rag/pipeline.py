@@ -7,7 +7,6 @@ is built from the bundled article on first use.
 from __future__ import annotations
 
 import dataclasses
-
 import threading
 import time
 import unicodedata
@@ -31,6 +30,18 @@ from .stores import Snapshot, open_store
 
 Say = Callable[[str], None]
 PASSAGES = 8
+MAX_K = 50  # citations or passages a caller may ask for
+
+
+def valid_k(k: object) -> bool:
+    """Return whether ``k`` is a whole number from 1 to MAX_K (a bool is not a number here)."""
+    return isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= MAX_K
+
+
+def check_k(k: object) -> None:
+    """Raise InputError unless ``k`` is a whole number from 1 to MAX_K."""
+    if not valid_k(k):
+        raise InputError(f"k must be a whole number between 1 and {MAX_K}.")
 
 
 def clean_question(question: str, limit: int) -> str:
@@ -203,8 +214,7 @@ class Assistant:
         question = clean_question(question, self.settings.max_question_chars)
         check_history(history)
         k = self.settings.k if k is None else k
-        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 50:
-            raise InputError("k must be a whole number between 1 and 50.")
+        check_k(k)
         loaded = self._loaded  # one consistent index + retriever for this question
         within = None if article is None else loaded.index.article_chunks(article)
         asked = fill_in(question, history)

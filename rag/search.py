@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import InputError
-from .pipeline import Assistant, clean_question
+from .pipeline import MAX_K, Assistant, check_k, clean_question
 
-MAX_K = 50
+__all__ = ["MAX_K", "Hit", "search"]
 
 
 @dataclass(frozen=True)
@@ -35,8 +34,7 @@ class Hit:
 def search(assistant: Assistant, query: str, k: int = 5, article: str | None = None) -> list[Hit]:
     """Return the ``k`` passages that best match ``query``, best first; ``article`` (a doc_id) limits them to one."""
     query = clean_question(query, assistant.settings.max_question_chars)
-    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
-        raise InputError(f"k must be a whole number between 1 and {MAX_K}.")
+    check_k(k)
     retriever = assistant.retriever  # its index is the one searched, even if a rebuilt one is swapped in meanwhile
     within = None if article is None else retriever.index.article_chunks(article)
     passages = retriever.retrieve(query, assistant.encoder.embed([query])[0], k, within=within)

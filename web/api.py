@@ -10,12 +10,12 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 from rag.answerer import answer_to_dict
 from rag.errors import InputError
 from rag.followup import Turn
+from rag.pipeline import MAX_K, valid_k
 
 from .errors import NotFound, UnsupportedType
 from .openapi import openapi_document
 
 api = Blueprint("api", __name__, url_prefix="/api")
-MAX_K = 50
 
 
 def current_assistant():  # type: ignore[no-untyped-def]
@@ -35,7 +35,7 @@ def ask() -> Response:
     if not isinstance(question, str):
         raise InputError("The field 'question' must be a string.")
     k = body.get("k", current_app.config["K"])
-    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+    if not valid_k(k):
         raise InputError(f"The field 'k' must be a whole number from 1 to {MAX_K}.")
     stream = body.get("stream", False)
     if not isinstance(stream, bool):

@@ -23,6 +23,7 @@ from flask import Blueprint, Response, current_app, jsonify, stream_with_context
 
 from rag.answerer import Answer
 from rag.followup import MAX_TURNS, Turn
+from rag.pipeline import valid_k
 from rag.tokens import count_tokens
 
 from .api import MAX_K, answer_pieces, current_assistant, json_object
@@ -60,7 +61,7 @@ def chat_completions() -> Response:
     if n is not None and (n != 1 or isinstance(n, bool)):
         raise InvalidRequest("Only one choice is made per request; leave 'n' out or set it to 1.", "n")
     k = current_app.config["K"] if body.get("k") is None else body["k"]
-    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+    if not valid_k(k):
         raise InvalidRequest(f"'k' must be a whole number from 1 to {MAX_K}.", "k")
     article = body.get("article")
     if article is not None and not isinstance(article, str):
