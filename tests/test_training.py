@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "tests" / "data" / "squad-sample"
 
 
-def test_a_smoke_run_trains_exports_and_loads(tmp_path: Path):
+def test_a_smoke_run_trains_exports_and_loads_and_a_second_stage_starts_from_it(tmp_path: Path):
     run, out = tmp_path / "run", tmp_path / "reader"
     done = subprocess.run([sys.executable, "-m", "training", "smoke", "--data", str(SAMPLE), "--run", str(run),
                            "--out", str(out), "--cache", str(tmp_path / "cache"), "--threads", "1"],
@@ -27,3 +27,14 @@ def test_a_smoke_run_trains_exports_and_loads(tmp_path: Path):
     text = "Warsaw is the capital of Poland. It lies on the Vistula."
     reading = Reader(out).read("What river is Warsaw on?", [Text(text, 0, len(text), ((0, 32), (33, len(text))))])[0]
     assert reading.best is not None and text[reading.best.span_start:reading.best.span_end]
+    second = tmp_path / "second"
+    done = subprocess.run([sys.executable, "-m", "training", "train", "--data", str(SAMPLE), "--run", str(second),
+                           "--cache", str(tmp_path / "cache"), "--threads", "1", "--limit", "40", "--dev-limit", "5",
+                           "--windows-per-batch", "8", "--max-steps", "1", "--seed", "14", "--learning-rate", "5e-5",
+                           "--init", str(run / "net-000003.pt")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    from training.__main__ import _commands
+
+    commands = _commands(second)
+    assert commands[:3] == _commands(run)[:-1] + ["python -m training prepare --seed 14"]
+    assert f"--init {(run / 'net-000003.pt').as_posix()}" in commands[3] and "--learning-rate 5e-05" in commands[3]

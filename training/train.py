@@ -42,6 +42,7 @@ class Config:
     checkpoint_minutes: float = 30.0
     max_steps: int = 0  # 0: from epochs
     dev_questions: int = 0  # 0: all
+    init: str = ""  # start from these saved weights (a second stage) instead of the base model
 
 
 class TorchLogits:
@@ -109,6 +110,8 @@ def train(config: Config, groups: list[Group], dev: tuple[list[Paragraph], list[
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1), encoding="utf-8")
     net = ReaderNet(config.base)
+    if config.init:
+        net.load_state_dict(torch.load(config.init, weights_only=False))
     decay = [p for n, p in net.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
     rest = [p for n, p in net.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
@@ -129,7 +132,7 @@ def train(config: Config, groups: list[Group], dev: tuple[list[Paragraph], list[
         step, epoch, seconds = state["step"], state["epoch"], state["seconds"]
         torch.set_rng_state(state["torch_rng"])
     log = open(folder / "log.jsonl", "a", encoding="utf-8")
-    _write(log, {"event": "start", "step": step, "total_steps": total, "groups": len(groups),
+    _write(log, {"event": "start", "step": step, "total_steps": total, "init": config.init, "groups": len(groups),
                  "windows": windows_total, "steps_per_epoch": steps_per_epoch})
     last_checkpoint = time.monotonic()
     net.train()
@@ -152,7 +155,7 @@ def train(config: Config, groups: list[Group], dev: tuple[list[Paragraph], list[
             step += 1
             seconds += time.perf_counter() - started
             if step % 20 == 0:
-                _write(log, {"step": step, "loss": round(float(value), 4), **{k: round(v, 4) for k, v in parts.items()},
+                _write(log, {"step": step, "loss": round(float(value.detach()), 4), **{k: round(v, 4) for k, v in parts.items()},
                              "lr": schedule.get_last_lr()[0], "seconds": round(seconds, 1)})
             if (time.monotonic() - last_checkpoint > config.checkpoint_minutes * 60 or step >= total
                     or step == stop_at):
