@@ -50,7 +50,10 @@ SCHEMA_VERSION = 2
 FORMAT = "rag-postgres v2"
 LOCK_KEY = 0x7261676E  # "ragn": the advisory lock every build of this database takes
 K1, B = 1.5, 0.75  # bm25s' defaults
-HNSW_SEARCH_DEPTH = 200  # recall@10 0.9495 at 128 on 10^6 chunks (benchmarks section 8)
+HNSW_M, HNSW_EF_CONSTRUCTION = 32, 128  # the graph a first build makes (pgvector's defaults 16, 64 gave
+# recall@10 0.92-0.95 on 10^6 chunks; benchmarks section 8). Drop rag_chunks_embedding and build to remake it.
+HNSW_SEARCH_DEPTH = 100  # on that graph at 10^6 chunks: recall@10 0.953 at 40, 0.966 at 64, 0.9715 at 100, 0.9745
+# at 200; 100 keeps a margin over 0.95 (builds vary), and the dense half still ends before the BM25 half
 RETIRED_KEPT = "10 minutes"  # replaced rows stay readable this long for questions in flight
 BATCH_CHUNKS = 256  # a local build embeds, then writes, about this many chunks at a time
 CACHED_ARTICLES = 64  # whole texts
@@ -93,10 +96,13 @@ MIGRATIONS: dict[int, str] = {  # version -> SQL that brings version - 1 up to i
           ALTER TABLE rag_articles ALTER COLUMN first_chunk SET NOT NULL, ALTER COLUMN characters SET NOT NULL,
               ALTER COLUMN added DROP DEFAULT""",  # v1 held the retired sentence scoring's mentions and word pieces
 }
-HNSW = "CREATE INDEX rag_chunks_embedding ON rag_chunks USING hnsw (embedding vector_cosine_ops)"
+HNSW = ("CREATE INDEX rag_chunks_embedding ON rag_chunks USING hnsw (embedding vector_cosine_ops) "
+        f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})")
 
-# The question's known words: how often each occurs in it and its idf (Lucene's, as bm25s: ln(1 + (N - n + .5) / (n + .5))).
-QUERY = """query AS MATERIALIZED (SELECT q.term, q.times, ln(1 + (%(chunks)s::float8 - t.chunks + 0.5) / (t.chunks + 0.5::float8)) AS idf
+# The question's known words: how often each occurs in it, and its idf (Lucene's, as bm25s computes it:
+# ln(1 + (N - n + 0.5) / (n + 0.5)) for a word in n of N chunks).
+QUERY = """query AS MATERIALIZED (
+    SELECT q.term, q.times, ln(1 + (%(chunks)s::float8 - t.chunks + 0.5) / (t.chunks + 0.5::float8)) AS idf
     FROM unnest(%(terms)s::text[], %(times)s::int[]) AS q(term, times) JOIN rag_terms AS t ON t.term = q.term)"""
 # BM25 of chunk c for the query terms, as bm25s computes it (Lucene idf, k1 = 1.5, b = 0.75). A lexeme's
 # positions count its occurrences; setweight + ts_filter keep only the question's lexemes (C code over the
@@ -118,7 +124,8 @@ WITH {QUERY}, matched AS MATERIALIZED (
     WHERE c.lexemes @@ %(match)s::tsquery AND {{only}} LIMIT %(rows)s),
 lexical AS MATERIALIZED (
     SELECT c.number, {BM25} AS score FROM matched AS c ORDER BY score DESC, c.number LIMIT %(depth)s)
-SELECT l.number, 1 - (c.embedding <=> %(vector)s), l.score FROM lexical AS l JOIN rag_chunks AS c ON c.number = l.number"""
+SELECT l.number, 1 - (c.embedding <=> %(vector)s), l.score
+FROM lexical AS l JOIN rag_chunks AS c ON c.number = l.number"""
 LIVE = "c.retired IS NULL"
 WITHIN = "c.number >= %(first)s AND c.number < %(stop)s"  # one article's chunks (retired or not: a question
 # that began before a build replaced the article reads the version it found)
