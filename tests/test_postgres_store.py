@@ -303,6 +303,7 @@ def test_the_two_halves_of_a_search_run_at_once_on_two_connections(database):
         with pytest.raises(psycopg.errors.DivisionByZero):
             connections.together(backend, broken)
         assert len(connections._idle) == 2  # both connections came back and still work
-        assert connections.together(lambda c: c.execute("SELECT 1").fetchone()[0], backend)[0] == 1
+        assert connections.together(*(lambda c, n=n: c.execute("SELECT %s", (n,)).fetchone()[0] for n in (1, 2))) \
+            == [1, 2]
     finally:
         connections.close()
