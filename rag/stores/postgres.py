@@ -22,7 +22,6 @@ from __future__ import annotations
 import collections
 import functools
 import json
-import math
 import os
 import struct
 import threading
@@ -51,7 +50,7 @@ FORMAT = "rag-postgres v2"
 LOCK_KEY = 0x7261676E  # "ragn": the advisory lock every build of this database takes
 K1, B = 1.5, 0.75  # bm25s' defaults
 HNSW_M, HNSW_EF_CONSTRUCTION = 32, 128  # the graph a first build makes (pgvector's defaults 16, 64 gave
-# recall@10 0.92-0.95 on 10^6 chunks; benchmarks section 8). Drop rag_chunks_embedding and build to remake it.
+# recall@10 0.92-0.95 on 10^6 chunks; benchmarks section 8). docs/SCALING.md says how to remake an older graph.
 HNSW_SEARCH_DEPTH = 100  # on that graph at 10^6 chunks: recall@10 0.953 at 40, 0.966 at 64, 0.9715 at 100, 0.9745
 # at 200; 100 keeps a margin over 0.95 (builds vary), and the dense half still ends before the BM25 half
 RETIRED_KEPT = "10 minutes"  # replaced rows stay readable this long for questions in flight
@@ -59,7 +58,7 @@ BATCH_CHUNKS = 256  # a local build embeds, then writes, about this many chunks 
 CACHED_ARTICLES = 64  # whole texts
 MAX_LEXEME_BYTES = 2046
 MAX_POSITION, MAX_POSITIONS = 16383, 256  # tsvector limits
-LEXICAL_ROWS = 1000  # the most chunks whose BM25 one question computes (see _match); about 6 µs each here
+LEXICAL_ROWS = 1000  # the most chunks whose BM25 one question computes (see _match); 7-12 µs each here
 
 SCHEMA = """
 CREATE TABLE rag_meta (key text PRIMARY KEY, value jsonb NOT NULL);
@@ -106,7 +105,7 @@ QUERY = """query AS MATERIALIZED (
     FROM unnest(%(terms)s::text[], %(times)s::int[]) AS q(term, times) JOIN rag_terms AS t ON t.term = q.term)"""
 # BM25 of chunk c for the query terms, as bm25s computes it (Lucene idf, k1 = 1.5, b = 0.75). A lexeme's
 # positions count its occurrences; setweight + ts_filter keep only the question's lexemes (C code over the
-# whole tsvector) before unnest, which costs per lexeme: a third of the time of unnesting all of them.
+# whole tsvector) before unnest, which costs per lexeme (the BM25 half: 7 ms instead of 18 at 10^5 chunks).
 BM25 = f"""(SELECT coalesce(sum(q.times * q.idf * cardinality(u.positions)
                 / (cardinality(u.positions) + {K1} * (1 - {B} + {B} * c.length / %(average)s))), 0)
            FROM unnest(ts_filter(setweight(c.lexemes, 'A', %(terms)s::text[]), ARRAY['a'::"char"])) AS u
