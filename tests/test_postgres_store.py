@@ -282,3 +282,28 @@ def _closed_port() -> int:
     from engines import free_port
 
     return free_port()
+
+
+def test_the_two_halves_of_a_search_run_at_once_on_two_connections(database):
+    from rag.stores.postgres import _Connections
+
+    connections = _Connections(database)
+    try:
+        def backend(cursor):  # a second's sleep each: together they take about one second, not two
+            cursor.execute("SELECT pg_backend_pid(), pg_sleep(1)")
+            return cursor.fetchone()[0]
+
+        began = time.perf_counter()
+        first, second = connections.together(backend, backend)
+        assert first != second and time.perf_counter() - began < 1.9
+
+        def broken(cursor):
+            cursor.execute("SELECT 1 / 0")
+
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            connections.together(backend, broken)
+        assert len(connections._idle) == 2  # both connections came back and still work
+        assert connections.together(*(lambda c, n=n: c.execute("SELECT %s", (n,)).fetchone()[0] for n in (1, 2))) \
+            == [1, 2]
+    finally:
+        connections.close()

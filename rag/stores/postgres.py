@@ -7,8 +7,9 @@ the answer quotes), terms (how many chunks hold each lexeme) and meta (schema
 version, model, live generation and counts). Dense search is pgvector's HNSW index
 (``vector_cosine_ops``); the lexical side is a ``tsvector`` of each chunk's
 stemmed words (``lexical.terms``, exactly what bm25s indexes) under a GIN
-index, scored by BM25 as bm25s scores it. Both come from one SQL statement and
-are fused by reciprocal rank as in the folder store.
+index, scored by BM25 as bm25s scores it. The two halves run at once, one
+statement each on two connections, and are fused by reciprocal rank as in the
+folder store.
 
 A build is one transaction under an advisory lock: replicas see the old or the
 new article set (MVCC), a killed build rolls back, a second build waits. Rows
@@ -21,7 +22,6 @@ from __future__ import annotations
 import collections
 import functools
 import json
-import math
 import os
 import struct
 import threading
@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -49,13 +49,16 @@ SCHEMA_VERSION = 2
 FORMAT = "rag-postgres v2"
 LOCK_KEY = 0x7261676E  # "ragn": the advisory lock every build of this database takes
 K1, B = 1.5, 0.75  # bm25s' defaults
-HNSW_SEARCH_DEPTH = 200  # recall@10 0.9495 at 128 on 10^6 chunks (benchmarks section 8)
+HNSW_M, HNSW_EF_CONSTRUCTION = 32, 128  # the graph a first build makes (pgvector's defaults 16, 64 gave
+# recall@10 0.92-0.95 on 10^6 chunks; benchmarks section 8). docs/SCALING.md says how to remake an older graph.
+HNSW_SEARCH_DEPTH = 100  # on that graph at 10^6 chunks: recall@10 0.953 at 40, 0.966 at 64, 0.9715 at 100, 0.9745
+# at 200; 100 keeps a margin over 0.95 (builds vary), and the dense half still ends before the BM25 half
 RETIRED_KEPT = "10 minutes"  # replaced rows stay readable this long for questions in flight
 BATCH_CHUNKS = 256  # a local build embeds, then writes, about this many chunks at a time
 CACHED_ARTICLES = 64  # whole texts
 MAX_LEXEME_BYTES = 2046
 MAX_POSITION, MAX_POSITIONS = 16383, 256  # tsvector limits
-LEXICAL_ROWS = 1000  # the most chunks whose BM25 one question computes (see _match); about 14 µs each here
+LEXICAL_ROWS = 1000  # the most chunks whose BM25 one question computes (see _match); 7-12 µs each here
 
 SCHEMA = """
 CREATE TABLE rag_meta (key text PRIMARY KEY, value jsonb NOT NULL);
@@ -92,25 +95,36 @@ MIGRATIONS: dict[int, str] = {  # version -> SQL that brings version - 1 up to i
           ALTER TABLE rag_articles ALTER COLUMN first_chunk SET NOT NULL, ALTER COLUMN characters SET NOT NULL,
               ALTER COLUMN added DROP DEFAULT""",  # v1 held the retired sentence scoring's mentions and word pieces
 }
-HNSW = "CREATE INDEX rag_chunks_embedding ON rag_chunks USING hnsw (embedding vector_cosine_ops)"
+HNSW = ("CREATE INDEX rag_chunks_embedding ON rag_chunks USING hnsw (embedding vector_cosine_ops) "
+        f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})")
 
-# BM25 of chunk c for the query terms, as bm25s computes it (Lucene idf, k1 = 1.5, b = 0.75).
+# The question's known words: how often each occurs in it, and its idf (Lucene's, as bm25s computes it:
+# ln(1 + (N - n + 0.5) / (n + 0.5)) for a word in n of N chunks).
+QUERY = """query AS MATERIALIZED (
+    SELECT q.term, q.times, ln(1 + (%(chunks)s::float8 - t.chunks + 0.5) / (t.chunks + 0.5::float8)) AS idf
+    FROM unnest(%(terms)s::text[], %(times)s::int[]) AS q(term, times) JOIN rag_terms AS t ON t.term = q.term)"""
+# BM25 of chunk c for the query terms, as bm25s computes it (Lucene idf, k1 = 1.5, b = 0.75). A lexeme's
+# positions count its occurrences; setweight + ts_filter keep only the question's lexemes (C code over the
+# whole tsvector) before unnest, which costs per lexeme (the BM25 half: 7 ms instead of 18 at 10^5 chunks).
 BM25 = f"""(SELECT coalesce(sum(q.times * q.idf * cardinality(u.positions)
                 / (cardinality(u.positions) + {K1} * (1 - {B} + {B} * c.length / %(average)s))), 0)
-           FROM unnest(c.lexemes) AS u JOIN query AS q ON q.term = u.lexeme)"""
-CANDIDATES = f"""
-WITH query AS (SELECT * FROM unnest(%(terms)s::text[], %(times)s::int[], %(idf)s::float8[]) AS q(term, times, idf)),
-dense AS MATERIALIZED (
-    SELECT c.number FROM rag_chunks AS c WHERE {{only}}
-    ORDER BY (c.embedding <=> %(vector)s) {{exact}}LIMIT %(depth)s),
-matched AS MATERIALIZED (
+           FROM unnest(ts_filter(setweight(c.lexemes, 'A', %(terms)s::text[]), ARRAY['a'::"char"])) AS u
+           JOIN query AS q ON q.term = u.lexeme)"""
+# The two halves of a search, each one statement on a connection of its own, run at the same time; each row
+# is (number, cosine with the question, BM25), so fusing them needs nothing more from the database.
+DENSE = f"""
+WITH {QUERY}, dense AS MATERIALIZED (
+    SELECT c.number, c.embedding <=> %(vector)s AS distance, c.lexemes, c.length FROM rag_chunks AS c
+    WHERE {{only}} ORDER BY (c.embedding <=> %(vector)s) {{exact}}LIMIT %(depth)s)
+SELECT c.number, 1 - c.distance, {BM25} FROM dense AS c"""
+LEXICAL = f"""
+WITH {QUERY}, matched AS MATERIALIZED (
     SELECT c.number, c.lexemes, c.length FROM rag_chunks AS c
     WHERE c.lexemes @@ %(match)s::tsquery AND {{only}} LIMIT %(rows)s),
 lexical AS MATERIALIZED (
-    SELECT c.number FROM matched AS c ORDER BY {BM25} DESC, c.number LIMIT %(depth)s)
-SELECT c.number, 1 - (c.embedding <=> %(vector)s), {BM25},
-       c.number IN (SELECT number FROM dense), c.number IN (SELECT number FROM lexical)
-FROM rag_chunks AS c WHERE c.number IN (SELECT number FROM dense UNION SELECT number FROM lexical)"""
+    SELECT c.number, {BM25} AS score FROM matched AS c ORDER BY score DESC, c.number LIMIT %(depth)s)
+SELECT l.number, 1 - (c.embedding <=> %(vector)s), l.score
+FROM lexical AS l JOIN rag_chunks AS c ON c.number = l.number"""
 LIVE = "c.retired IS NULL"
 WITHIN = "c.number >= %(first)s AND c.number < %(stop)s"  # one article's chunks (retired or not: a question
 # that began before a build replaced the article reads the version it found)
@@ -121,6 +135,8 @@ SELECT c.number, c.article, c.ordinal, c.start, c."end", c.first_sentence, c.sto
         FROM rag_sentences AS s WHERE s.number >= c.first_sentence AND s.number < c.stop_sentence)
 FROM rag_chunks AS c WHERE c.number = ANY(%s)"""
 ARTICLE = "SELECT number, source, title, text, body_start, body_end FROM rag_articles"
+
+T = TypeVar("T")
 
 
 def _connect(url: str, reader: bool) -> Any:
@@ -212,6 +228,31 @@ class _Connections:
                 with self._lock:
                     self._idle.append(connection)
 
+    def together(self, *jobs: Callable[[Any], T]) -> list[T]:
+        """Run each job with a cursor of a connection of its own, all at the same time; return their results.
+
+        The first runs in this thread. An error of any job is raised once every job has finished.
+        """
+        results: list[Any] = [None] * len(jobs)
+        errors: list[BaseException] = []
+
+        def run(n: int) -> None:
+            try:
+                with self.cursor() as cursor:
+                    results[n] = jobs[n](cursor)
+            except BaseException as error:  # noqa: BLE001 - handed to the calling thread
+                errors.append(error)
+
+        helpers = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(1, len(jobs))]
+        for helper in helpers:
+            helper.start()
+        run(0)
+        for helper in helpers:
+            helper.join()
+        if errors:
+            raise errors[0]
+        return results
+
     def close(self) -> None:
         """Close the idle connections of this process."""
         with self._lock:
@@ -267,21 +308,29 @@ class PostgresSnapshot:
         if not self._state["counts"]["chunks"] or depth <= 0:
             return []
         times = collections.Counter(t for t in terms(query) if len(t.encode("utf-8")) <= MAX_LEXEME_BYTES)
-        sql = CANDIDATES.format(only=WITHIN if within is not None else LIVE, exact=EXACT if within is not None else "")
-        with self.connections.cursor() as cursor:
-            cursor.execute("SELECT term, chunks FROM rag_terms WHERE term = ANY(%s)", (list(times),))
-            found = dict(cursor.fetchall())
-            chunks = self._state["counts"]["chunks"]
-            cursor.execute(sql, {"terms": list(found), "times": [times[t] for t in found],
-                                 "idf": [math.log(1 + (chunks - n + 0.5) / (n + 0.5)) for n in found.values()],
-                                 "match": _match(found, LEXICAL_ROWS if within is None else None),
-                                 "rows": LEXICAL_ROWS if within is None else stop - first, "depth": depth,
-                                 "average": max(self._state["lexical_length"], 1) / max(chunks, 1),
-                                 "vector": np.asarray(vector, dtype=np.float32),
-                                 "first": first, "stop": stop})
-            rows = cursor.fetchall()
-        dense = sorted((row for row in rows if row[3]), key=lambda row: (-row[1], row[0]))
-        lexical = sorted((row for row in rows if row[4] and row[2] > 0), key=lambda row: (-row[2], row[0]))
+        only, exact = (WITHIN, EXACT) if within is not None else (LIVE, "")
+        chunks = self._state["counts"]["chunks"]
+        values = {"terms": list(times), "times": list(times.values()), "chunks": chunks, "depth": depth,
+                  "average": max(self._state["lexical_length"], 1) / max(chunks, 1),
+                  "vector": np.asarray(vector, dtype=np.float32), "first": first, "stop": stop}
+
+        def dense_side(cursor: Any) -> list[tuple]:
+            cursor.execute(DENSE.format(only=only, exact=exact), values)
+            return cursor.fetchall()
+
+        def lexical_side(cursor: Any) -> list[tuple]:
+            cursor.execute("SELECT term, chunks FROM rag_terms WHERE term = ANY(%s)", (values["terms"],))
+            match = _match(dict(cursor.fetchall()), LEXICAL_ROWS if within is None else None)
+            if match is None:
+                return []
+            cursor.execute(LEXICAL.format(only=only), {**values, "match": match,
+                                                       "rows": LEXICAL_ROWS if within is None else stop - first})
+            return cursor.fetchall()
+
+        dense_rows, lexical_rows = self.connections.together(dense_side, lexical_side)
+        dense = sorted(dense_rows, key=lambda row: (-row[1], row[0]))
+        lexical = sorted((row for row in lexical_rows if row[2] > 0), key=lambda row: (-row[2], row[0]))
+        rows = dense_rows + lexical_rows
         fused = fuse([[row[0] for row in dense], [row[0] for row in lexical]])
         scores = {row[0]: (float(row[1]), float(row[2])) for row in rows}
         return [Candidate(n, fused[n], *scores[n]) for n in sorted(fused, key=lambda n: (-fused[n], n))]
