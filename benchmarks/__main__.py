@@ -471,7 +471,7 @@ def _sections(text: str) -> tuple[str, dict[int, str]]:
 
 def _replace_sections(path: Path, written: dict[int, list[str]]) -> int:
     """Put the sections just measured in place of the same-numbered ones in ``path``, keeping the others."""
-    head, kept = _sections(path.read_text(encoding="utf-8"))
+    head, kept = _sections(path.read_text(encoding="utf-8") if path.is_file() else "# Benchmark results\n")
     for number, lines in written.items():
         kept[number] = "\n".join(lines + [""])
     lines = [line for line in head.rstrip("\n").splitlines() if not line.startswith("Sections ")]
