@@ -25,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "tests" / "data" / "paris_questions.jsonl"
+WORKERS = 2  # WEB_CONCURRENCY for the servers the benchmarks start
 HISTORY = [{"role": "user", "content": "Where will the 27 defense ministers meet?"},
            {"role": "assistant", "content": "Brussels"}]
 
@@ -177,17 +178,22 @@ def start_procfile_server(env: dict[str, str], output: object, access_log: bool 
     command = (ROOT / "Procfile").read_text(encoding="utf-8").strip().removeprefix("web: ")
     if not access_log:
         command = command.replace("--access-logfile -", "")
-    env = {**os.environ, "PORT": str(port), "WEB_CONCURRENCY": "2",
+    env = {**os.environ, "PORT": str(port), "WEB_CONCURRENCY": str(WORKERS),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **env}
     server = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=ROOT, env=env, stdout=output,  # type: ignore[arg-type]
                               stderr=subprocess.STDOUT)
     return server, port
 
 
-def worker_pids(server: subprocess.Popen) -> list[int]:
-    """Return the gunicorn master's worker processes."""
-    found = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
-    return sorted(int(pid) for pid in found)
+def worker_pids(server: subprocess.Popen, count: int = WORKERS) -> list[int]:
+    """Return the gunicorn master's worker processes once ``count`` of them run (the first may answer before the
+    last is forked); after 60 s return those found."""
+    deadline = time.monotonic() + 60
+    while True:
+        found = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
+        if len(found) >= count or time.monotonic() > deadline or server.poll() is not None:
+            return sorted(int(pid) for pid in found)
+        time.sleep(0.2)
 
 
 def run_soak(index_dir: Path, seconds: float, clients: int, log: Path, warmup: float) -> dict:

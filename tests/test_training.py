@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "tests" / "data" / "squad-sample"
 
 
-def test_a_smoke_run_trains_exports_and_loads_and_a_second_stage_starts_from_it(tmp_path: Path):
+def test_a_smoke_run_trains_exports_and_loads_and_a_second_stage_starts_from_it(tmp_path: Path, monkeypatch):
     run, out = tmp_path / "run", tmp_path / "reader"
     done = subprocess.run([sys.executable, "-m", "training", "smoke", "--data", str(SAMPLE), "--run", str(run),
                            "--out", str(out), "--cache", str(tmp_path / "cache"), "--threads", "1"],
@@ -33,6 +33,7 @@ def test_a_smoke_run_trains_exports_and_loads_and_a_second_stage_starts_from_it(
                            "--windows-per-batch", "8", "--max-steps", "1", "--seed", "14", "--learning-rate", "5e-5",
                            "--init", str(run / "net-000003.pt")], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
+    monkeypatch.syspath_prepend(str(ROOT))  # the training code is a script folder in the checkout, not installed
     from training.__main__ import _commands
 
     commands = _commands(second)
