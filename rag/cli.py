@@ -111,10 +111,11 @@ def _run_build(args: argparse.Namespace) -> int:
         report = store.update(articles, Embedder(settings.model), settings, force=args.force, say=_say,
                               progress=terminal_progress(sys.stderr))
     kept = {info.source for info in report.index.manifest.sources}
+    keeping = "give them too" if settings.database_url else "`rag add` keeps the others"
     for info in before:
         if info.source not in kept:
             _say(f"removed: {info.source} \u201c{info.title}\u201d (not among the paths given; "
-                 "`rag build` makes the index hold exactly them, `rag add` keeps the others)")
+                 f"`rag build` makes the index hold exactly them, {keeping})")
     counts = report.index.manifest.counts
     removed = sum(1 for info in before if info.source not in kept)
     print(f"Indexed {counts['articles']} article(s), {counts['chunks']} chunks, {counts['sentences']} sentences "

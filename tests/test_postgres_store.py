@@ -267,6 +267,10 @@ def test_the_cli_builds_asks_and_describes_a_database(database, onnx_export, tmp
                            cwd=tmp_path)
     assert added.returncode == 2 and added.stderr.startswith("error: Articles are added to and removed from an index "
                                                              "in a database by `rag build PATH... --db URL`")
+    rebuilt = subprocess.run([RAG, "build", str(DATA / "normans.txt")], capture_output=True, text=True, env=env,
+                             cwd=tmp_path)
+    assert rebuilt.returncode == 0 and "1 removed" in rebuilt.stdout
+    assert "(not among the paths given; `rag build` makes the index hold exactly them, give them too)" in rebuilt.stderr
     assert not (tmp_path / "index").exists()  # nothing local: the database is the index
     assert isinstance(open_store(Settings(database_url=database)), PostgresStore)
     assert isinstance(open_store(Settings(index_dir=tmp_path / "x")), FolderStore)
