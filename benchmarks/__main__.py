@@ -24,6 +24,7 @@ from pathlib import Path
 from .doors import run_doors
 from .soak import percentile, rss_mb, run_soak, soak_section, start_procfile_server, wait_up, worker_pids
 
+TITLE = "# Performance results"  # the first line of the results file
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "tests" / "data" / "paris_questions.jsonl"
 QUESTION = "who chaired the Paris meeting?"
@@ -447,7 +448,7 @@ def main() -> int:
     if only != every and args.output.is_file():
         return _replace_sections(args.output, written)
     header = [
-        "# Performance results",
+        TITLE,
         "",
         f"Written by `python -m benchmarks{' --smoke' if args.smoke else ''}` on {time.strftime('%Y-%m-%d %H:%M %Z')}; "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}.",
@@ -471,7 +472,7 @@ def _sections(text: str) -> tuple[str, dict[int, str]]:
 
 def _replace_sections(path: Path, written: dict[int, list[str]]) -> int:
     """Put the sections just measured in place of the same-numbered ones in ``path``, keeping the others."""
-    head, kept = _sections(path.read_text(encoding="utf-8") if path.is_file() else "# Benchmark results\n")
+    head, kept = _sections(path.read_text(encoding="utf-8") if path.is_file() else TITLE + "\n")
     for number, lines in written.items():
         kept[number] = "\n".join(lines + [""])
     lines = [line for line in head.rstrip("\n").splitlines() if not line.startswith("Sections ")]
