@@ -31,11 +31,29 @@ def test_a_smoke_run_trains_exports_and_loads_and_a_second_stage_starts_from_it(
     done = subprocess.run([sys.executable, "-m", "training", "train", "--data", str(SAMPLE), "--run", str(second),
                            "--cache", str(tmp_path / "cache"), "--threads", "1", "--limit", "40", "--dev-limit", "5",
                            "--windows-per-batch", "8", "--max-steps", "1", "--seed", "14", "--learning-rate", "5e-5",
-                           "--init", str(run / "net-000003.pt")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+                           "--loosened-share", "0.5", "--init", str(run / "net-000003.pt")], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     monkeypatch.syspath_prepend(str(ROOT))  # the training code is a script folder in the checkout, not installed
     from training.__main__ import _commands
 
     commands = _commands(second)
-    assert commands[:3] == _commands(run)[:-1] + ["python -m training prepare --seed 14"]
+    assert commands[:3] == _commands(run)[:-1] + ["python -m training prepare --seed 14 --loosened-share 0.5"]
     assert f"--init {(run / 'net-000003.pt').as_posix()}" in commands[3] and "--learning-rate 5e-05" in commands[3]
+
+
+def test_loosened_questions_drop_shared_words_but_keep_the_question_word_and_one_more(monkeypatch):
+    import random
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    from training.data import loosen
+
+    paragraph = "Carter and Le Drian co-chaired the meeting in Paris on Tuesday."
+    question = "Who presided over the meeting in Paris on Tuesday?"
+    results = {loosen(question, paragraph, random.Random(seed)) for seed in range(40)}
+    assert len(results) > 5  # each seed drops a different choice of the shared words
+    for loose in results:
+        words = loose.split()
+        assert words[:3] == ["Who", "presided", "over"]  # the question word and words the text lacks stay
+        assert set(words) <= set(question.split())
+    assert "Who presided over in on" in results or any(len(r.split()) < 6 for r in results)
+    assert loosen("Meeting Paris", paragraph, random.Random(1), share=1.0) in ("Meeting", "Paris")

@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distractors", type=int, default=1)
     parser.add_argument("--dropped-share", type=float, default=0.2,
                         help="share of answerable questions also trained as no-answer groups without their paragraph")
+    parser.add_argument("--loosened-share", type=float, default=0.0,
+                        help="share of answerable questions asked with about half of the words they share with their "
+                        "paragraph left out (a stand-in for paraphrases)")
     parser.add_argument("--max-steps", type=int, default=0)
     parser.add_argument("--stop-at", type=int, default=0,
                         help="stop at this step (with a checkpoint) without changing the schedule")
@@ -74,8 +77,10 @@ def _tokens():  # type: ignore[no-untyped-def]
 
 def _cache(args: argparse.Namespace) -> Path:
     train = args.data / "train.jsonl"
-    key = hashlib.sha256(f"{train.stat().st_size}-{args.distractors}-{args.dropped_share}-{args.seed}-"
-                         f"{args.limit}".encode()).hexdigest()[:12]
+    settings = f"{train.stat().st_size}-{args.distractors}-{args.dropped_share}-{args.seed}-{args.limit}"
+    if args.loosened_share:
+        settings += f"-{args.loosened_share}"
+    key = hashlib.sha256(settings.encode()).hexdigest()[:12]
     return args.cache / f"data-{key}.pkl"
 
 
@@ -98,7 +103,8 @@ def prepare(args: argparse.Namespace) -> tuple[list, tuple]:  # type: ignore[typ
         questions = [dataclasses.replace(q, paragraph=renumber[raw[q.paragraph]]) for q in questions]
         raw = raw_kept
     paragraphs = data.split_paragraphs(raw, tokens)
-    groups = data.make_groups(paragraphs, questions, tokens, args.distractors, args.dropped_share, args.seed)
+    groups = data.make_groups(paragraphs, questions, tokens, args.distractors, args.dropped_share, args.seed,
+                                args.loosened_share)
     dev_raw, dev_questions, gold = data.read_dev(args.data / "dev.json")
     dev = (data.split_paragraphs(dev_raw, tokens), dev_questions, gold)
     data.save(path, (groups, dev))
@@ -117,7 +123,7 @@ def run_training(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     config = Config(base=_default_path(), epochs=args.epochs, windows_per_batch=args.windows_per_batch,
                     learning_rate=args.learning_rate, seed=args.seed, threads=args.threads,
                     checkpoint_minutes=args.checkpoint_minutes, max_steps=args.max_steps,
-                    dev_questions=args.dev_limit, init=str(args.init or ""))
+                    dev_questions=args.dev_limit, init=str(args.init or ""), loosened_share=args.loosened_share)
     return train(config, groups, dev, _tokens(), args.run, resume=args.resume,
                  stop_at=args.stop_at)
 
@@ -182,15 +188,16 @@ def _commands(run: Path) -> list[str]:
     init = Path(config.get("init") or "")
     commands = _commands(init.parent)[:-1] if config.get("init") else []
     seed = f" --seed {config['seed']}" if config["seed"] != 13 else ""
-    commands.append(f"python -m training prepare{seed}")
-    options = seed + (f" --learning-rate {config['learning_rate']:g}" if config["learning_rate"] != 1e-4 else "")
+    data = seed + (f" --loosened-share {config['loosened_share']:g}" if config.get("loosened_share") else "")
+    commands.append(f"python -m training prepare{data}")
+    options = data + (f" --learning-rate {config['learning_rate']:g}" if config["learning_rate"] != 1e-4 else "")
     options += f" --init {init.as_posix()}" if config.get("init") else ""
     for number, row in enumerate(starts):
         plan = f"--max-steps {row['total_steps']}"
         stop = f" --stop-at {starts[number + 1]['step']}" if number + 1 < len(starts) else ""
         resume = " --resume" if row["step"] else ""
         commands.append(f"python -m training train --run {run.as_posix()} {plan}{options}{stop}{resume}")
-    commands.append(f"python -m training export --run {run.as_posix()}{seed}")
+    commands.append(f"python -m training export --run {run.as_posix()}{data}")
     return commands
 
 

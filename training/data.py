@@ -17,6 +17,7 @@ import collections
 import json
 import pickle
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,9 +148,30 @@ def _position(offsets: np.ndarray, first: np.ndarray) -> int:
     return int(np.flatnonzero((offsets[:, 0] == first[0]) & (offsets[:, 1] == first[1]))[0])
 
 
+_KEPT = frozenset("what when where who whom whose which why how many much".split())
+
+
+def loosen(question: str, paragraph: str, rng: random.Random, share: float = 0.5) -> str:
+    """Return ``question`` with about ``share`` of its words that also occur in ``paragraph`` left out.
+
+    A stand-in for a paraphrase (news readers rarely reuse the article's words; SQuAD's question writers often
+    did). Question words are kept, and so is at least one other word. Example: "Who chaired the meeting in
+    Paris?" over a text with "chaired" and "Paris" may become "Who the meeting in?".
+    """
+    seen = set(re.findall(r"[a-z0-9]+", paragraph.lower()))
+    words = question.split()
+    core = [re.sub(r"[^a-z0-9]", "", w.lower()) for w in words]
+    shared = [n for n, c in enumerate(core) if len(c) >= 3 and c in seen and c not in _KEPT]
+    dropped = {n for n in shared if rng.random() < share}
+    if len(dropped) >= sum(1 for c in core if c and c not in _KEPT):
+        dropped.discard(max(dropped))
+    return " ".join(w for n, w in enumerate(words) if n not in dropped) or question
+
+
 def make_groups(paragraphs: list[Paragraph], questions: list[Question], tokens: Tokens, distractors: int,
-                dropped_share: float, seed: int) -> list[Group]:
-    """Turn questions into groups: own paragraph + ``distractors`` closest others; some with the own one left out."""
+                dropped_share: float, seed: int, loosened_share: float = 0.0) -> list[Group]:
+    """Turn questions into groups: own paragraph + ``distractors`` closest others; some with the own one left out,
+    and ``loosened_share`` of the answerable ones asked with fewer of the paragraph's words (``loosen``)."""
     rng = random.Random(seed)
     by_title: dict[str, list[int]] = collections.defaultdict(list)
     for number, paragraph in enumerate(paragraphs):
@@ -161,7 +183,10 @@ def make_groups(paragraphs: list[Paragraph], questions: list[Question], tokens: 
         numbers = by_title[own.title]
         scores = bm25[own.title].scores(question.question)
         others = [numbers[i] for i in np.argsort(-scores, kind="stable") if numbers[i] != question.paragraph]
-        question_ids = tokens.question(question.question)
+        asked = question.question
+        if question.answers and loosened_share and rng.random() < loosened_share:
+            asked = loosen(asked, own.text, rng)
+        question_ids = tokens.question(asked)
         chosen = others[:distractors]
         negatives = [e for n in chosen for e in examples_of(question_ids, paragraphs[n], tokens, None)[:1]]
         if question.answers:

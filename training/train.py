@@ -43,6 +43,7 @@ class Config:
     max_steps: int = 0  # 0: from epochs
     dev_questions: int = 0  # 0: all
     init: str = ""  # start from these saved weights (a second stage) instead of the base model
+    loosened_share: float = 0.0  # share of answerable questions asked with fewer of their paragraph's words
 
 
 class TorchLogits:
