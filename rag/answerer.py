@@ -5,7 +5,8 @@ answer (put above the quote when it is a few words), then the sentence that
 holds it, and maybe a second one that scores close, with markers ``[1]``,
 ``[2]`` that map to the citations. When no span beats the reader's no-answer
 score by the policy's margin, the answer is "The article doesn't say." with
-``found = False``. Nothing here searches or reads; it only chooses among the
+``found = False``. Between that and a clear margin the reader is unsure: the
+passage is quoted under a warning instead of a short answer, with ``sure = False``. Nothing here searches or reads; it only chooses among the
 evidence it is given.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .stores import Snapshot
 from .reading import Evidence, Findings
 
 NOT_FOUND = "The article doesn't say."
+UNSURE = "The article may not answer this; the closest passage:"
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Policy:
     """When to answer and how much to quote; tuned on the development sets (benchmarks/QUALITY.md)."""
 
     answer_above: float = -3.0  # the best span's margin over no answer needed to answer
+    sure_above: float = 2.0  # the margin needed to put the short answer first; below it the answer is hedged
     relevance: float = 1.0  # weight of the reader's sentence score when choosing the quoted sentence
     rank: float = 0.5  # weight of the passage's retrieval rank (its logarithm) against the reader's scores
     second_within: float = 1.0  # quote a second sentence when its score is this close to the first
@@ -57,6 +60,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     short_start: int | None = None  # the short answer is text[short_start:short_end] of citation [1]'s article
     short_end: int | None = None
+    sure: bool = False  # found, and the reader is confident enough to put the short answer first
 
 
 def compose_answer(question: str, findings: Findings, index: Snapshot, k: int = 3, policy: Policy = Policy()) -> Answer:
@@ -77,8 +81,14 @@ def compose_answer(question: str, findings: Findings, index: Snapshot, k: int = 
     best = ranked[0]
     short = index.article(best.passage.chunk.source).text[best.span_start:best.span_end]
     quoted = " ".join(f"{c.text} [{c.n}]" for c in citations[:quoted_count])
-    answer = f"{short}\n\n{quoted}" if len(short.split()) <= policy.headline_words else quoted
-    return Answer(question, answer, short, True, tuple(citations), {}, best.span_start, best.span_end)
+    sure = findings.margin > policy.sure_above
+    if not sure:
+        answer = f"{UNSURE}\n\n{quoted}"
+    elif len(short.split()) <= policy.headline_words:
+        answer = f"{short}\n\n{quoted}"
+    else:
+        answer = quoted
+    return Answer(question, answer, short, True, tuple(citations), {}, best.span_start, best.span_end, sure)
 
 
 def score(evidence: Evidence, policy: Policy) -> float:

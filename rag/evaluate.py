@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .answerer import Answer
+from .answerer import UNSURE, Answer
 from .errors import InputError
 from .pipeline import Assistant
 
@@ -48,6 +48,9 @@ class Report:
     median_answer_words: float
     unanswerable_refused: float
     answerable_refused: float
+    unanswerable_hedged: float  # answered, but under the unsure warning instead of a short answer
+    answerable_hedged: float
+    sure_short_f1: float  # short-answer F1 of the answerable questions answered as sure
     citations_verbatim: float
     answer_text_verbatim: float
     latency_p50_ms: float
@@ -98,6 +101,9 @@ def evaluate(assistant: Assistant, questions: list[Question], k: int = 5) -> Rep
     by_name = {Path(source).name: source for source in texts}
     ranks, contains, exact, f1s, words, latencies = [], [], [], [], [], []
     refused_unanswerable = refused_answerable = unanswerable = 0
+    hedged_unanswerable = 0
+    hedged: list[bool] = []
+    sure_f1s: list[float] = []
     verbatim = cited = answer_chars = answer_verbatim_chars = 0
     failures: list[dict[str, object]] = []
     for row in questions:
@@ -115,6 +121,7 @@ def evaluate(assistant: Assistant, questions: list[Question], k: int = 5) -> Rep
         if not row.answers:
             unanswerable += 1
             refused_unanswerable += not answer.found
+            hedged_unanswerable += answer.found and not answer.sure
             if answer.found:
                 failures.append({"id": row.id, "question": row.question, "problem": "answered an unanswerable question",
                                  "answer": answer.answer})
@@ -128,6 +135,9 @@ def evaluate(assistant: Assistant, questions: list[Question], k: int = 5) -> Rep
         short = answer.short_answer or ""
         exact.append(bool(short) and normalize(short) in gold)
         f1s.append(max(token_f1(short, a) for a in row.answers) if short else 0.0)
+        hedged.append(answer.found and not answer.sure)
+        if answer.sure:
+            sure_f1s.append(f1s[-1])
         if rank != 1 or not contains[-1]:
             failures.append({"id": row.id, "question": row.question, "gold": row.answers, "rank": rank,
                              "found": answer.found, "answer": answer.answer})
@@ -146,6 +156,8 @@ def evaluate(assistant: Assistant, questions: list[Question], k: int = 5) -> Rep
         median_answer_words=float(statistics.median(words)) if words else 0.0,
         unanswerable_refused=round(refused_unanswerable / unanswerable, 4) if unanswerable else 0.0,
         answerable_refused=round(refused_answerable / answerable, 4) if answerable else 0.0,
+        unanswerable_hedged=round(hedged_unanswerable / unanswerable, 4) if unanswerable else 0.0,
+        answerable_hedged=share(hedged), sure_short_f1=share(sure_f1s),
         citations_verbatim=round(verbatim / cited, 4) if cited else 1.0,
         answer_text_verbatim=round(answer_verbatim_chars / answer_chars, 4) if answer_chars else 1.0,
         latency_p50_ms=round(latencies[len(latencies) // 2], 2) if latencies else 0.0,
@@ -162,7 +174,7 @@ def _grounded_chars(answer: Answer, texts: dict[str, str]) -> tuple[int, int]:
     """Return (characters of the answer found verbatim in the sources, all characters), framing and markers aside."""
     if not answer.found:
         return 0, 0
-    pieces = [p for p in re.split(r"\s*\[\d+\]\s*|\n\n", answer.answer) if p.strip()]
+    pieces = [p for p in re.split(r"\s*\[\d+\]\s*|\n\n", answer.answer) if p.strip() and p != UNSURE]
     total = sum(len(p) for p in pieces)
     found = sum(len(p) for p in pieces if any(p.strip() in text for text in texts.values()))
     return found, total

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.answerer import NOT_FOUND, answer_to_dict
+from rag.answerer import NOT_FOUND, UNSURE, Policy, answer_to_dict
 from rag.errors import InputError
 
 
@@ -18,7 +18,7 @@ def assert_grounded(answer, text: str) -> None:
     if answer.short_answer is not None:
         assert answer.short_answer in text
     for piece in re.split(r"\s*\[\d+\]\s*|\n\n", answer.answer):
-        assert not piece.strip() or piece.strip() in text or piece == NOT_FOUND
+        assert not piece.strip() or piece.strip() in text or piece in (NOT_FOUND, UNSURE)
 
 
 def test_the_readme_question_names_both_chairs(assistant):
@@ -47,6 +47,27 @@ def test_questions_the_article_cannot_answer_are_declined(assistant, question: s
     assert answer.short_start is None and answer.short_end is None
 
 
+def test_an_unsure_reader_quotes_the_passage_under_a_warning_instead_of_a_short_answer(assistant, bundled_index_dir,
+                                                                                        embedder):
+    from rag.pipeline import Assistant
+    from rag.settings import Settings
+
+    question = "Where will the 27 defense ministers meet?"
+    text = assistant.index.articles[0].text
+    plain = assistant.ask(question)
+    assert plain.found and plain.sure and plain.answer.startswith(plain.short_answer + "\n\n")
+    wary = Assistant(Settings(index_dir=bundled_index_dir), build_missing=False, embedder=embedder,
+                     policy=Policy(sure_above=1e9))
+    unsure = wary.ask(question)
+    assert unsure.found and not unsure.sure
+    warning, quoted = unsure.answer.split("\n\n", 1)
+    assert warning == UNSURE and plain.short_answer in quoted
+    assert unsure.citations == plain.citations and unsure.short_answer == plain.short_answer
+    assert_grounded(unsure, text)
+    declined = assistant.ask("What is the capital of Peru?")
+    assert not declined.found and not declined.sure
+
+
 @pytest.mark.parametrize("question, short", [
     ("Where will the 27 defense ministers meet?", "Brussels"),
     ("When will US special operations forces be deployed?", "December"),
@@ -68,7 +89,7 @@ def test_k_limits_citations_and_json_has_the_documented_keys(assistant):
     assert len(answer.citations) == 1
     data = answer_to_dict(assistant.ask("What did Le Drian say about special forces?", k=5))
     assert set(data) == {"question", "answer", "short_answer", "found", "citations", "timings_ms",
-                         "short_start", "short_end"}
+                         "short_start", "short_end", "sure"}
     assert 1 <= len(data["citations"]) <= 5
     assert {"n", "source", "title", "start", "end", "text", "score"} <= set(data["citations"][0])
     assert data["timings_ms"]["total"] > 0

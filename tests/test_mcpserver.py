@@ -41,12 +41,13 @@ def test_stdio_session_with_the_sdk_client(bundled_index_dir: Path, mcp_tour, tm
 
 
 def test_stdio_with_the_sdk_client_in_its_newest_protocol(bundled_index_dir: Path):
-    async def session() -> str:
+    async def session() -> dict:
         async with Client(server(bundled_index_dir)) as mcp:  # "auto": discover, else the initialize handshake
             result = await mcp.call_tool("ask", {"question": "who chaired the Paris meeting?"})
-            return result.structured_content["answer"]
+            return result.structured_content
 
-    assert "Le Drian" in asyncio.run(session())
+    answer = asyncio.run(session())
+    assert "Le Drian" in answer["answer"] and answer["found"] and answer["sure"] is True
 
 
 def test_stdio_server_survives_garbage_and_ends_cleanly_when_stdin_closes(bundled_index_dir: Path):

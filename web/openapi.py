@@ -115,7 +115,7 @@ def openapi_document(max_k: int, max_bytes: int, max_document: int = 1024 * 1024
     answer = {
         "type": "object",
         "required": ["question", "answer", "short_answer", "found", "citations", "timings_ms", "short_start",
-                     "short_end"],
+                     "short_end", "sure"],
         "properties": {
             "question": {"type": "string"},
             "answer": {"type": "string", "description": "The whole grounded answer with [n] markers."},
@@ -127,6 +127,8 @@ def openapi_document(max_k: int, max_bytes: int, max_document: int = 1024 * 1024
                             "description": "Where the short answer starts in the article of citation 1, or null."},
             "short_end": {"type": ["integer", "null"], "minimum": 0,
                           "description": "Where it ends: text[short_start:short_end] == short_answer."},
+            "sure": {"type": "boolean", "description": "False when not found, or when the reader is unsure: the "
+                     "answer then quotes the closest passage under a warning instead of a short answer."},
         },
     }
     ask_request = {

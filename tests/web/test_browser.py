@@ -108,6 +108,33 @@ def test_not_found_answers_look_different(page: Page):
     expect(last).to_have_text("The article doesn't say.")
 
 
+def test_an_unsure_answer_shows_its_warning_where_the_short_answer_would_be(page: Page, bundled_index_dir: Path,
+                                                                           embedder, artifacts: Path):
+    import json
+
+    from rag.answerer import UNSURE, Policy, answer_to_dict
+    from rag.pipeline import Assistant
+    from rag.settings import Settings
+
+    question = "Where will the 27 defense ministers meet?"
+    wary = Assistant(Settings(index_dir=bundled_index_dir), build_missing=False, embedder=embedder,
+                     policy=Policy(sure_above=1e9))  # the real answer, as an unsure reader gives it
+    unsure = answer_to_dict(wary.ask(question))
+    assert unsure["found"] and not unsure["sure"]
+    page.evaluate("([key, turns]) => localStorage.setItem(key, turns)",
+                  ["rag-news:chat:/", json.dumps([{"question": question, "answer": unsure}])])
+    page.reload()
+    last = page.locator(".message.assistant").last
+    expect(last.locator(".unsure")).to_have_text(UNSURE)
+    expect(last.locator(".short-answer")).to_have_count(0)
+    expect(last.locator(".answer-text")).to_contain_text("Brussels")
+    expect(last.locator(".marker")).to_have_count(1)
+    page.screenshot(path=str(artifacts / "unsure.png"))
+    ask(page, question, 1)  # the server's own reader is sure of this one: the short answer leads
+    expect(page.locator(".message.assistant").last.locator(".short-answer")).to_have_text("Brussels")
+    expect(page.locator(".message.assistant").last.locator(".unsure")).to_have_count(0)
+
+
 def test_html_in_a_question_is_shown_as_text_and_runs_nothing(page: Page, artifacts: Path):
     attack = "<img src=x onerror=alert(1)> who met in Paris?"
     ask(page, attack, 0)

@@ -140,14 +140,19 @@
     setTimeout(() => { node.textContent = "Copy"; }, 1500);
   }
 
-  // "text [1] more [2]" with the markers as buttons; the short answer, if any, in bold; cards only for
+  // "text [1] more [2]" with the markers as buttons; the short answer, if any, in bold (or the warning of an
+  // unsure answer in its place); cards only for
   // the sources the answer cites, the other passages folded away.
   function renderAnswer(bubble, answer) {
     bubble.textContent = "";
     bubble.className = "message assistant" + (answer.found ? "" : " not-found");
     const byNumber = new Map(answer.citations.map((c) => [c.n, c]));
     let body = answer.answer;
-    if (answer.short_answer && body.startsWith(answer.short_answer + "\n\n")) {
+    if (answer.found && answer.sure === false && body.includes("\n\n")) {
+      // the reader is unsure: a warning line stands where the short answer would
+      bubble.appendChild(element("p", "unsure", body.slice(0, body.indexOf("\n\n"))));
+      body = body.slice(body.indexOf("\n\n") + 2);
+    } else if (answer.short_answer && body.startsWith(answer.short_answer + "\n\n")) {
       bubble.appendChild(element("p", "short-answer", answer.short_answer));
       body = body.slice(answer.short_answer.length + 2);
     }
