@@ -16,19 +16,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 COLUMNS = ["hit_at_1", "hit_at_3", "mrr", "answer_contains_gold", "short_exact", "short_f1", "median_answer_words",
-           "unanswerable_refused", "answerable_refused", "citations_verbatim", "latency_p50_ms"]
+           "unanswerable_refused", "answerable_refused", "unanswerable_hedged", "answerable_hedged", "sure_short_f1",
+           "citations_verbatim", "latency_p50_ms"]
 
 
-def measure(threads: int) -> list[tuple[str, dict[str, object]]]:
+def measure(threads: int, reader_folder: Path | None = None) -> list[tuple[str, dict[str, object]]]:
     """Return (set name, report) for each development set and index."""
     from rag.articles import bundled_article, read_article
     from rag.build import update_index
     from rag.embedder import Embedder
     from rag.evaluate import evaluate, read_questions, report_to_dict
     from rag.pipeline import Assistant
+    from rag.reader import Reader
     from rag.settings import Settings
 
     embedder = Embedder()
+    reader = Reader(reader_folder, threads) if reader_folder else None
     paris, normans = bundled_article(), read_article(DATA / "normans.txt")
     questions = {"paris": read_questions(DATA / "paris_questions.jsonl"),
                  "squad": read_questions(DATA / "normans_questions.jsonl")}
@@ -39,7 +42,7 @@ def measure(threads: int) -> list[tuple[str, dict[str, object]]]:
             folder = Path(scratch) / "-".join(a.doc_id for a in articles)
             settings = Settings(index_dir=folder, threads=threads)
             update_index(articles, folder, embedder, settings)
-            assistant = Assistant(settings, build_missing=False)
+            assistant = Assistant(settings, build_missing=False, reader=reader)
             for name in sets:
                 report = report_to_dict(evaluate(assistant, questions[name]))
                 result.append((name + label, report))
@@ -50,7 +53,8 @@ def measure(threads: int) -> list[tuple[str, dict[str, object]]]:
 def table(rows: list[tuple[str, dict[str, object]]]) -> str:
     """Return the figures as a markdown table."""
     head = ["set", "hit@1", "hit@3", "MRR", "answer has gold", "short EM", "short F1", "median words",
-            "unanswerable refused", "answerable refused", "verbatim", "p50 ms"]
+            "unanswerable refused", "answerable refused", "unanswerable hedged", "answerable hedged",
+            "short F1 when sure", "verbatim", "p50 ms"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for name, report in rows:
         cells = [name] + [f"{report[c]:.2f}" if isinstance(report[c], float) and c != "latency_p50_ms"
@@ -62,9 +66,10 @@ def table(rows: list[tuple[str, dict[str, object]]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="threads per model (default 1, as a web worker)")
+    parser.add_argument("--reader", type=Path, help="a reader model folder to measure instead of the shipped one")
     args = parser.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M %Z")
-    print(f"`python -m benchmarks.quality` on {started}\n\n{table(measure(args.threads))}")
+    print(f"`python -m benchmarks.quality` on {started}\n\n{table(measure(args.threads, args.reader))}")
     return 0
 
 

@@ -25,8 +25,8 @@ UNSURE = "The article may not answer this; the closest passage:"
 class Policy:
     """When to answer and how much to quote; tuned on the development sets (benchmarks/QUALITY.md)."""
 
-    answer_above: float = -3.0  # the best span's margin over no answer needed to answer
-    sure_above: float = 2.0  # the margin needed to put the short answer first; below it the answer is hedged
+    answer_above: float = -4.5  # the best span's margin over no answer needed to answer
+    sure_above: float = 1.0  # the margin needed to put the short answer first; below it the answer is hedged
     relevance: float = 1.0  # weight of the reader's sentence score when choosing the quoted sentence
     rank: float = 0.5  # weight of the passage's retrieval rank (its logarithm) against the reader's scores
     second_within: float = 1.0  # quote a second sentence when its score is this close to the first

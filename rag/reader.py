@@ -31,7 +31,8 @@ MAX_TOKENS = 192        # a window: [CLS] question [SEP] context [SEP]
 MAX_QUESTION_TOKENS = 48
 STRIDE = 48             # context tokens shared by consecutive windows of one long text
 MAX_ANSWER_TOKENS = 30
-BATCH = 8
+BATCH = 1  # windows per model run: int8 activations are scaled per run, so a batch would let
+           # one window's scores depend on its neighbours (up to 0.8 logits); one at a time is faster too
 
 
 @dataclass(frozen=True)
