@@ -52,14 +52,21 @@ def test_procfile_command_serves_and_stops_cleanly(tmp_path: Path, bundled_index
 
 def test_rag_serve_starts_the_development_server(tmp_path: Path, bundled_index_dir: Path, free_port: int):
     port = free_port
+    # Ctrl+C as in a terminal: a test run started in the background inherits SIGINT ignored, so give it back
     server = subprocess.Popen([str(Path(sys.executable).parent / "rag"), "serve", "--index", str(bundled_index_dir),
-                               "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert b"Ask the article" in wait_until_up(server, f"http://127.0.0.1:{port}/")
     finally:
         server.send_signal(signal.SIGINT)
-        output, _ = server.communicate(timeout=30)
-    assert "Traceback" not in output and "Serving on" in output
+        try:
+            output, _ = server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.communicate()
+            raise
+    assert server.returncode == 0 and "Traceback" not in output and "Serving on" in output
 
 
 def test_rag_serve_refuses_a_missing_index(tmp_path: Path):
