@@ -6,7 +6,8 @@ holds it, and maybe a second one that scores close, with markers ``[1]``,
 ``[2]`` that map to the citations. When no span beats the reader's no-answer
 score by the policy's margin, the answer is "The article doesn't say." with
 ``found = False``. Between that and a clear margin the reader is unsure: the
-passage is quoted under a warning instead of a short answer, with ``sure = False``. Nothing here searches or reads; it only chooses among the
+passage is quoted under a warning instead of a short answer, with
+``sure = False``. Nothing here searches or reads; it only chooses among the
 evidence it is given.
 """
 from __future__ import annotations

