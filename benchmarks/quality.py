@@ -15,9 +15,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
-COLUMNS = ["hit_at_1", "hit_at_3", "mrr", "answer_contains_gold", "short_exact", "short_f1", "median_answer_words",
-           "unanswerable_refused", "answerable_refused", "unanswerable_hedged", "answerable_hedged", "sure_short_f1",
-           "citations_verbatim", "latency_p50_ms"]
+COLUMNS = {"hit_at_1": "hit@1", "hit_at_3": "hit@3", "mrr": "MRR", "answer_contains_gold": "answer has gold",
+           "short_exact": "short EM", "short_f1": "short F1", "median_answer_words": "median words",
+           "unanswerable_refused": "unanswerable refused", "answerable_refused": "answerable refused",
+           "unanswerable_hedged": "unanswerable hedged", "answerable_hedged": "answerable hedged",
+           "sure_short_f1": "short F1 when sure", "citations_verbatim": "verbatim", "latency_p50_ms": "p50 ms"}
 
 
 def measure(threads: int, reader_folder: Path | None = None) -> list[tuple[str, dict[str, object]]]:
@@ -52,9 +54,7 @@ def measure(threads: int, reader_folder: Path | None = None) -> list[tuple[str, 
 
 def table(rows: list[tuple[str, dict[str, object]]]) -> str:
     """Return the figures as a markdown table."""
-    head = ["set", "hit@1", "hit@3", "MRR", "answer has gold", "short EM", "short F1", "median words",
-            "unanswerable refused", "answerable refused", "unanswerable hedged", "answerable hedged",
-            "short F1 when sure", "verbatim", "p50 ms"]
+    head = ["set", *COLUMNS.values()]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for name, report in rows:
         cells = [name] + [f"{report[c]:.2f}" if isinstance(report[c], float) and c != "latency_p50_ms"

