@@ -26,7 +26,7 @@ UNSURE = "The article may not answer this; the closest passage:"
 class Policy:
     """When to answer and how much to quote; tuned on the development sets (benchmarks/QUALITY.md)."""
 
-    answer_above: float = -6.0  # the best span's margin over no answer needed to answer
+    answer_above: float = -9.8  # the best span's margin over no answer needed to answer
     sure_above: float = 1.0  # the margin needed to put the short answer first; below it the answer is hedged
     relevance: float = 1.0  # weight of the reader's sentence score when choosing the quoted sentence
     rank: float = 0.5  # weight of the passage's retrieval rank (its logarithm) against the reader's scores

@@ -30,23 +30,23 @@ def combined(tmp_path_factory, embedder) -> Assistant:
 def test_bundled_article_questions(assistant):
     report = evaluate(assistant, read_questions(DATA / "paris_questions.jsonl"))
     assert report.questions >= 60 and report.questions - report.answerable >= 10
-    assert report.hit_at_1 >= 0.60 and report.hit_at_3 >= 0.70
-    assert report.answer_contains_gold >= 0.62 and report.short_f1 >= 0.53
+    assert report.hit_at_1 >= 0.57 and report.hit_at_3 >= 0.78
+    assert report.answer_contains_gold >= 0.60 and report.short_f1 >= 0.48
     assert report.median_answer_words < 40
-    assert report.unanswerable_refused >= 0.14 and report.answerable_refused <= 0.05
-    assert report.unanswerable_refused + report.unanswerable_hedged >= 0.55 and report.sure_short_f1 >= 0.75
+    assert report.unanswerable_refused >= 0.07 and report.answerable_refused <= 0.05
+    assert report.unanswerable_refused + report.unanswerable_hedged >= 0.65 and report.sure_short_f1 >= 0.65
     assert report.citations_verbatim == 1.0 and report.answer_text_verbatim == 1.0
 
 
 def test_squad_normans_in_a_two_article_index(combined):
     report = evaluate(combined, read_questions(DATA / "normans_questions.jsonl"))
-    assert report.hit_at_1 >= 0.77 and report.hit_at_3 >= 0.89
-    assert report.answer_contains_gold >= 0.83 and report.short_f1 >= 0.68
-    assert report.unanswerable_refused >= 0.04 and report.answerable_refused <= 0.02
+    assert report.hit_at_1 >= 0.81 and report.hit_at_3 >= 0.87
+    assert report.answer_contains_gold >= 0.84 and report.short_f1 >= 0.71
+    assert report.unanswerable_refused >= 0.03 and report.answerable_refused <= 0.02
     assert report.unanswerable_refused + report.unanswerable_hedged >= 0.33 and report.answerable_hedged <= 0.15
     assert report.citations_verbatim == 1.0 and report.answer_text_verbatim == 1.0
 
 
 def test_bundled_questions_land_in_the_bundled_article_of_a_two_article_index(combined):
     report = evaluate(combined, read_questions(DATA / "paris_questions.jsonl"))
-    assert report.hit_at_1 >= 0.57 and report.hit_at_3 >= 0.67
+    assert report.hit_at_1 >= 0.53 and report.hit_at_3 >= 0.72
