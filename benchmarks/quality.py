@@ -57,8 +57,8 @@ def table(rows: list[tuple[str, dict[str, object]]]) -> str:
     head = ["set", *COLUMNS.values()]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for name, report in rows:
-        cells = [name] + [f"{report[c]:.2f}" if isinstance(report[c], float) and c != "latency_p50_ms"
-                          else f"{report[c]:.0f}" if c == "latency_p50_ms" else str(report[c]) for c in COLUMNS]
+        cells = [name] + [f"{report[c]:.0f}" if c == "latency_p50_ms" else f"{report[c]:.2f}"
+                          if isinstance(report[c], float) else str(report[c]) for c in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
