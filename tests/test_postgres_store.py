@@ -177,8 +177,18 @@ def test_two_builds_at_once_are_serialized_by_the_database(database, tmp_path: P
     for n in range(6):
         (corpus / f"s{n}.txt").write_text(f"Story {n} happened on Monday. It was reported widely.", encoding="utf-8")
     command = [RAG, "build", str(corpus), "--db", database]
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    waiting = f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = {LOCK_KEY} AND NOT granted"
+    with psycopg.connect(database, autocommit=True) as holder:
+        # Hold the builds' lock until both wait for it, so they overlap however fast each one starts.
+        holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+        first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 300
+        while holder.execute(waiting).fetchone()[0] < 2:
+            assert first.poll() is None and second.poll() is None and time.monotonic() < deadline, \
+                "both builds should be waiting for the lock"
+            time.sleep(0.05)
+        holder.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
     outputs = [process.communicate(timeout=300) for process in (first, second)]
     assert first.returncode == 0 and second.returncode == 0, outputs
     assert any("waiting for it to finish" in err for _, err in outputs)
