@@ -2,7 +2,8 @@
 the table for benchmarks/QUALITY.md.
 
 Sets: the bundled article's questions (paris) and the SQuAD 2.0 Normans article (squad), each in an index of
-its own article and in an index of both. Indexes are built in a temporary folder with the installed model, so
+its own article and in an index of both; and news: 60 plain questions on three short news articles (tests/data/news),
+in an index of the three. Indexes are built in a temporary folder with the installed model, so
 the figures are those of a fresh install. Nothing here asserts a target.
 """
 from __future__ import annotations
@@ -35,12 +36,15 @@ def measure(threads: int, reader_folder: Path | None = None) -> list[tuple[str, 
     embedder = Embedder()
     reader = Reader(reader_folder, threads) if reader_folder else None
     paris, normans = bundled_article(), read_article(DATA / "normans.txt")
+    news = [read_article(path) for path in sorted((DATA / "news").glob("*.txt"))]
     questions = {"paris": read_questions(DATA / "paris_questions.jsonl"),
-                 "squad": read_questions(DATA / "normans_questions.jsonl")}
+                 "squad": read_questions(DATA / "normans_questions.jsonl"),
+                 "news": read_questions(DATA / "news_questions.jsonl")}
     result = []
     with tempfile.TemporaryDirectory(prefix="rag-quality-") as scratch:
         for label, articles, sets in (("", [paris], ["paris"]), ("", [normans], ["squad"]),
-                                      (", index of both articles", [paris, normans], ["paris", "squad"])):
+                                      (", index of both articles", [paris, normans], ["paris", "squad"]),
+                                      ("", news, ["news"])):
             folder = Path(scratch) / "-".join(a.doc_id for a in articles)
             settings = Settings(index_dir=folder, threads=threads)
             update_index(articles, folder, embedder, settings)
