@@ -70,7 +70,7 @@ def test_the_shipped_reader_is_verified_and_small():
     assert manifest["format"] == FORMAT and manifest["max_tokens"] == MAX_TOKENS
     assert (folder / "model.onnx").stat().st_size < 32 * 1024 * 1024
     int8 = manifest["figures"]["dev"]["int8"]
-    assert int8["best"]["f1"] >= 53.0  # shipped: 53.8 (the issue asked 58; see benchmarks/QUALITY.md), gold paragraph given
+    assert int8["best"]["f1"] >= 56.0  # shipped: 56.45 (the issue asked 58; see benchmarks/QUALITY.md), gold paragraph given
 
 
 @pytest.mark.parametrize("damage", ["model", "manifest", "format"])
