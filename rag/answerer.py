@@ -5,7 +5,8 @@ answer (put above the quote when it is a few words), then the sentence that
 holds it, and maybe a second one that scores close, with markers ``[1]``,
 ``[2]`` that map to the citations. When no span beats the reader's no-answer
 score by the policy's margin, the answer is "The article doesn't say." with
-``found = False``. Between that and a clear margin the reader is unsure: the
+``found = False``; so is an unsure answer to a question that no retrieved
+passage is close to (an off-topic question). Between that and a clear margin the reader is unsure: the
 passage is quoted under a warning instead of a short answer, with
 ``sure = False``. Nothing here searches or reads; it only chooses among the
 evidence it is given.
@@ -27,6 +28,9 @@ class Policy:
     """When to answer and how much to quote; tuned on the development sets (benchmarks/QUALITY.md)."""
 
     answer_above: float = -9.8  # the best span's margin over no answer needed to answer
+    off_topic_below: float | None = 0.2  # decline an unsure answer when no passage's cosine reaches this
+    # (the default model's cosine; None: never)
+    off_topic_words: float = 1.5  # ... unless a passage shares rare words with the question (its BM25 score)
     sure_above: float = 1.0  # the margin needed to put the short answer first; below it the answer is hedged
     relevance: float = 1.0  # weight of the reader's sentence score when choosing the quoted sentence
     rank: float = 0.5  # weight of the passage's retrieval rank (its logarithm) against the reader's scores
@@ -66,7 +70,8 @@ class Answer:
 
 def compose_answer(question: str, findings: Findings, index: Snapshot, k: int = 3, policy: Policy = Policy()) -> Answer:
     """Quote the sentence with the best answer (and a close second) and cite up to ``k`` in all; or decline."""
-    if not findings.evidence or findings.margin <= policy.answer_above:
+    sure = findings.margin > policy.sure_above
+    if not findings.evidence or findings.margin <= policy.answer_above or not (sure or related(findings, policy)):
         return Answer(question, NOT_FOUND, None, False)
     ranked = sorted(findings.evidence, key=lambda e: (-score(e, policy), e.passage.rank, e.start))
     top = score(ranked[0], policy)
@@ -82,7 +87,6 @@ def compose_answer(question: str, findings: Findings, index: Snapshot, k: int = 
     best = ranked[0]
     short = index.article(best.passage.chunk.source).text[best.span_start:best.span_end]
     quoted = " ".join(f"{c.text} [{c.n}]" for c in citations[:quoted_count])
-    sure = findings.margin > policy.sure_above
     if not sure:
         answer = f"{UNSURE}\n\n{quoted}"
     elif len(short.split()) <= policy.headline_words:
@@ -90,6 +94,13 @@ def compose_answer(question: str, findings: Findings, index: Snapshot, k: int = 
     else:
         answer = quoted
     return Answer(question, answer, short, True, tuple(citations), {}, best.span_start, best.span_end, sure)
+
+
+def related(findings: Findings, policy: Policy) -> bool:
+    """Return whether the question is about the passages found at all: close in meaning, or sharing rare words
+    (an acronym the model does not know); off-topic questions are declined outright."""
+    return (policy.off_topic_below is None or findings.dense >= policy.off_topic_below
+            or findings.lexical >= policy.off_topic_words)
 
 
 def score(evidence: Evidence, policy: Policy) -> float:

@@ -25,7 +25,7 @@ from .queryencoder import OnnxEncoder, export_folder, load_onnx_encoder
 from .reader import Reader, shared_reader
 from .reading import Findings, Plan, read_passages
 from .retriever import Retriever
-from .settings import Settings
+from .settings import DEFAULT_MODEL, Settings
 from .stores import Snapshot, open_store
 
 Say = Callable[[str], None]
@@ -145,13 +145,15 @@ class Assistant:
                  build_missing: bool = True, policy: Policy = Policy(), embedder: Embedder | None = None,
                  reader: Reader | None = None, plan: Plan = Plan()) -> None:
         self.settings = settings or Settings.from_env()
-        self.policy = policy
         self.plan = plan
         self.store = open_store(self.settings)
         if not build_missing:
             self.store.read_manifest()  # fail before any slow load
         self._embedder = embedder
         self.model_id = model_id(self.settings.model)
+        if self.model_id != model_id(DEFAULT_MODEL):  # the off-topic floor is a cosine of the default model
+            policy = dataclasses.replace(policy, off_topic_below=None)
+        self.policy = policy
         index = open_index(self.settings, self.model_id, self.embedder, say, build_missing)
         self.encoder: Embedder | OnnxEncoder = embedder or self._query_encoder()
         self.reader = reader or shared_reader("", self.settings.threads)

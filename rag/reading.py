@@ -41,11 +41,14 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Findings:
-    """Everything read for one question: evidence best first by span score, and the no-answer score."""
+    """Everything read for one question: evidence best first by span score, the no-answer score, and how
+    close the question came to any retrieved passage (best embedding cosine, best BM25 score)."""
 
     evidence: tuple[Evidence, ...]
     no_answer: float
     read: int
+    dense: float = 1.0
+    lexical: float = 0.0
 
     @property
     def margin(self) -> float:
@@ -92,4 +95,5 @@ def read_passages(reader: Reader, question: str, passages: list[Passage], index:
         ranked = sorted(evidence.values(), key=lambda e: (-e.span, e.passage.rank, e.start))
         if ranked and ranked[0].span - no_answer >= plan.sure:
             break
-    return Findings(tuple(ranked), no_answer, read)
+    return Findings(tuple(ranked), no_answer, read, max((p.dense for p in passages), default=-1.0),
+                    max((p.lexical for p in passages), default=0.0))

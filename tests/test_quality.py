@@ -52,15 +52,27 @@ def test_bundled_questions_land_in_the_bundled_article_of_a_two_article_index(co
     assert report.hit_at_1 >= 0.53 and report.hit_at_3 >= 0.72
 
 
-def test_news_questions_on_three_articles(tmp_path, embedder):
-    """Plain questions a reader of the news would ask, on three short articles none of the other sets contain."""
-    folder = tmp_path / "index"
+@pytest.fixture(scope="module")
+def news(tmp_path_factory, embedder) -> Assistant:
+    """The three news articles of tests/data/news in one index."""
+    folder = tmp_path_factory.mktemp("news") / "index"
     update_index(load_articles(sorted((DATA / "news").glob("*.txt"))), folder, embedder, Settings(index_dir=folder))
-    report = evaluate(Assistant(Settings(index_dir=folder), build_missing=False, embedder=embedder),
-                      read_questions(DATA / "news_questions.jsonl"))
+    return Assistant(Settings(index_dir=folder), build_missing=False, embedder=embedder)
+
+
+def test_news_questions_on_three_articles(news):
+    """Plain questions a reader of the news would ask, on three short articles none of the other sets contain."""
+    report = evaluate(news, read_questions(DATA / "news_questions.jsonl"))
     assert report.questions == 60 and report.answerable == 46
     assert report.hit_at_1 >= 0.93 and report.hit_at_3 >= 0.95
     assert report.answer_contains_gold >= 0.93 and report.short_f1 >= 0.85
     assert report.answerable_refused <= 0.05 and report.answerable_hedged <= 0.15
     assert report.unanswerable_refused + report.unanswerable_hedged >= 0.64 and report.sure_short_f1 >= 0.88
     assert report.citations_verbatim == 1.0 and report.answer_text_verbatim == 1.0
+
+
+def test_questions_about_another_article_are_declined(news):
+    """The bundled article's questions, asked of the news articles, are off-topic: nearly all declined."""
+    answers = [news.ask(row.question) for row in read_questions(DATA / "paris_questions.jsonl")]
+    assert sum(not a.found for a in answers) / len(answers) >= 0.82
+    assert sum(a.sure for a in answers) / len(answers) <= 0.05
