@@ -6,9 +6,9 @@ holds it, and maybe a second one that scores close, with markers ``[1]``,
 ``[2]`` that map to the citations. When no span beats the reader's no-answer
 score by the policy's margin, the answer is "The article doesn't say." with
 ``found = False``; so is an unsure answer to a question that no retrieved
-passage is close to (an off-topic question). Between that and a clear margin the reader is unsure: the
-passage is quoted under a warning instead of a short answer, with
-``sure = False``. Nothing here searches or reads; it only chooses among the
+passage is close to (an off-topic question). Between that and a clear margin
+the reader is unsure: the passage is quoted under a warning instead of a
+short answer, with ``sure = False``. Nothing here searches or reads; it only chooses among the
 evidence it is given.
 """
 from __future__ import annotations
@@ -98,7 +98,7 @@ def compose_answer(question: str, findings: Findings, index: Snapshot, k: int = 
 
 def related(findings: Findings, policy: Policy) -> bool:
     """Return whether the question is about the passages found at all: close in meaning, or sharing rare words
-    (an acronym the model does not know); off-topic questions are declined outright."""
+    (an acronym the model does not know); an unsure answer to an off-topic question is declined."""
     return (policy.off_topic_below is None or findings.dense >= policy.off_topic_below
             or findings.lexical >= policy.off_topic_words)
 

@@ -20,10 +20,13 @@ DATA = Path(__file__).parent / "data"
 @pytest.fixture(scope="module")
 def combined(tmp_path_factory, embedder) -> Assistant:
     """The bundled article and the SQuAD Normans article in one index."""
-    folder = tmp_path_factory.mktemp("combined") / "index"
-    articles = load_articles([Path(__file__).parents[1] / "rag" / "data" / "paris-coalition-meeting.txt",
-                              DATA / "normans.txt"])
-    update_index(articles, folder, embedder, Settings(index_dir=folder))
+    return indexed(tmp_path_factory.mktemp("combined") / "index", embedder,
+                   [Path(__file__).parents[1] / "rag" / "data" / "paris-coalition-meeting.txt", DATA / "normans.txt"])
+
+
+def indexed(folder: Path, embedder, paths: list[Path]) -> Assistant:
+    """Build an index of the articles at ``paths`` in ``folder`` and return an assistant over it."""
+    update_index(load_articles(paths), folder, embedder, Settings(index_dir=folder))
     return Assistant(Settings(index_dir=folder), build_missing=False, embedder=embedder)
 
 
@@ -55,9 +58,7 @@ def test_bundled_questions_land_in_the_bundled_article_of_a_two_article_index(co
 @pytest.fixture(scope="module")
 def news(tmp_path_factory, embedder) -> Assistant:
     """The three news articles of tests/data/news in one index."""
-    folder = tmp_path_factory.mktemp("news") / "index"
-    update_index(load_articles(sorted((DATA / "news").glob("*.txt"))), folder, embedder, Settings(index_dir=folder))
-    return Assistant(Settings(index_dir=folder), build_missing=False, embedder=embedder)
+    return indexed(tmp_path_factory.mktemp("news") / "index", embedder, sorted((DATA / "news").glob("*.txt")))
 
 
 def test_news_questions_on_three_articles(news):
