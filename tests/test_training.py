@@ -31,7 +31,7 @@ def test_a_smoke_run_trains_exports_and_loads_and_a_second_stage_starts_from_it(
     done = subprocess.run([sys.executable, "-m", "training", "train", "--data", str(SAMPLE), "--run", str(second),
                            "--cache", str(tmp_path / "cache"), "--threads", "1", "--limit", "40", "--dev-limit", "5",
                            "--windows-per-batch", "8", "--max-steps", "1", "--seed", "14", "--learning-rate", "5e-5",
-                           "--loosened-share", "0.5", "--init", str(run / "net-000003.pt")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+                           "--loosened-share", "0.5", "--cut-share", "0.5", "--init", str(run / "net-000003.pt")], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     monkeypatch.syspath_prepend(str(ROOT))  # the training code is a script folder in the checkout, not installed
     from training.__main__ import _commands, _learning_curve
@@ -40,7 +40,7 @@ def test_a_smoke_run_trains_exports_and_loads_and_a_second_stage_starts_from_it(
     assert curve[0]["run"] == run.as_posix() and curve[0]["step"] == 3 and curve[-1]["run"] == second.as_posix()
 
     commands = _commands(second)
-    assert commands[:3] == _commands(run)[:-1] + ["python -m training prepare --seed 14 --loosened-share 0.5"]
+    assert commands[:3] == _commands(run)[:-1] + ["python -m training prepare --seed 14 --loosened-share 0.5 --cut-share 0.5"]
     assert f"--init {(run / 'net-000003.pt').as_posix()}" in commands[3] and "--learning-rate 5e-05" in commands[3]
 
 
@@ -60,3 +60,23 @@ def test_loosened_questions_drop_shared_words_but_keep_the_question_word_and_one
         assert set(words) <= set(question.split())
     assert "Who presided over in on" in results or any(len(r.split()) < 6 for r in results)
     assert loosen("Meeting Paris", paragraph, random.Random(1), share=1.0) in ("Meeting", "Paris")
+
+
+def test_the_answer_sentence_is_cut_out_cleanly_or_not_at_all(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from training.__main__ import _tokens
+    from training.data import split_paragraphs, without_answer
+
+    tokens = _tokens()
+    text = "The ferry sank in May. Nobody died. The captain was Ana Ruiz, who had sailed for years. It was rebuilt in May."
+    paragraph = split_paragraphs([("Ferry", text)], tokens)[0]
+    cut = without_answer(paragraph, ("Ana Ruiz", text.index("Ana Ruiz")), tokens)
+    assert cut is not None and cut.text == "The ferry sank in May. Nobody died. It was rebuilt in May."
+    assert [cut.text[a:b] for a, b in cut.sentences] == ["The ferry sank in May.", "Nobody died.", "It was rebuilt in May."]
+    assert tokens.context(cut.text)[0] == cut.ids
+    # the answer's words still in the rest: the question stays answerable, so no cut
+    assert without_answer(paragraph, ("May", text.index("May")), tokens) is None
+    across = text.index("died")  # an answer over two sentences
+    assert without_answer(paragraph, (text[across:across + 20], across), tokens) is None
+    single = split_paragraphs([("One", "Ana Ruiz was the captain.")], tokens)[0]
+    assert without_answer(single, ("Ana Ruiz", 0), tokens) is None

@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loosened-share", type=float, default=0.0,
                         help="share of answerable questions asked with about half of the words they share with their "
                         "paragraph left out (a stand-in for paraphrases)")
+    parser.add_argument("--cut-share", type=float, default=0.0,
+                        help="share of answerable questions also trained as no-answer groups with the sentence that "
+                        "holds their answer cut out of their paragraph")
     parser.add_argument("--max-steps", type=int, default=0)
     parser.add_argument("--stop-at", type=int, default=0,
                         help="stop at this step (with a checkpoint) without changing the schedule")
@@ -81,6 +84,8 @@ def _cache(args: argparse.Namespace) -> Path:
     settings = f"{train.stat().st_size}-{args.distractors}-{args.dropped_share}-{args.seed}-{args.limit}"
     if args.loosened_share:
         settings += f"-{args.loosened_share}"
+    if args.cut_share:
+        settings += f"-cut{args.cut_share}"
     key = hashlib.sha256(settings.encode()).hexdigest()[:12]
     return args.cache / f"data-{key}.pkl"
 
@@ -105,7 +110,7 @@ def prepare(args: argparse.Namespace) -> tuple[list, tuple]:  # type: ignore[typ
         raw = raw_kept
     paragraphs = data.split_paragraphs(raw, tokens)
     groups = data.make_groups(paragraphs, questions, tokens, args.distractors, args.dropped_share, args.seed,
-                                args.loosened_share)
+                                args.loosened_share, args.cut_share)
     dev_raw, dev_questions, gold = data.read_dev(args.data / "dev.json")
     dev = (data.split_paragraphs(dev_raw, tokens), dev_questions, gold)
     data.save(path, (groups, dev))
@@ -124,7 +129,8 @@ def run_training(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     config = Config(base=_default_path(), epochs=args.epochs, windows_per_batch=args.windows_per_batch,
                     learning_rate=args.learning_rate, seed=args.seed, threads=args.threads,
                     checkpoint_minutes=args.checkpoint_minutes, max_steps=args.max_steps,
-                    dev_questions=args.dev_limit, init=str(args.init or ""), loosened_share=args.loosened_share)
+                    dev_questions=args.dev_limit, init=str(args.init or ""), loosened_share=args.loosened_share,
+                    cut_share=args.cut_share)
     return train(config, groups, dev, _tokens(), args.run, resume=args.resume,
                  stop_at=args.stop_at)
 
@@ -204,6 +210,7 @@ def _commands(run: Path) -> list[str]:
     commands = _commands(init.parent)[:-1] if config.get("init") else []
     seed = f" --seed {config['seed']}" if config["seed"] != 13 else ""
     data = seed + (f" --loosened-share {config['loosened_share']:g}" if config.get("loosened_share") else "")
+    data += f" --cut-share {config['cut_share']:g}" if config.get("cut_share") else ""
     commands.append(f"python -m training prepare{data}")
     options = data + (f" --learning-rate {config['learning_rate']:g}" if config["learning_rate"] != 1e-4 else "")
     options += f" --init {init.as_posix()}" if config.get("init") else ""

@@ -7,7 +7,9 @@ scored together (shared normalization), so span and no-answer scores are
 comparable across windows. Targets: the answer's first and last token in the
 windows that hold it, or every window's [CLS] for a question with no answer.
 Some answerable questions are also turned into no-answer groups by leaving
-their own paragraph out. Sentences come from the runtime's own splitter
+their own paragraph out, and some by cutting the sentence that holds the
+answer out of it (the hardest kind: the paragraph is still on the question's
+topic, as with the questions a news article does not answer). Sentences come from the runtime's own splitter
 (``rag.sentences``) and windows from ``rag.reader.windows``, so training and
 queries cut text the same way.
 """
@@ -168,10 +170,32 @@ def loosen(question: str, paragraph: str, rng: random.Random, share: float = 0.5
     return " ".join(w for n, w in enumerate(words) if n not in dropped) or question
 
 
+def without_answer(paragraph: Paragraph, answer: tuple[str, int], tokens: Tokens) -> Paragraph | None:
+    """Return ``paragraph`` with the sentence holding ``answer`` cut out, or None when that leaves nothing, the
+    answer spans sentences, or its text still occurs in what is left."""
+    text, start = answer
+    end = start + len(text)
+    holding = [n for n, (a, b) in enumerate(paragraph.sentences) if a <= start and end <= b]
+    if len(paragraph.sentences) < 2 or not holding:
+        return None
+    cut_start, cut_end = paragraph.sentences[holding[0]]
+    following = [a for a, _ in paragraph.sentences if a >= cut_end]
+    cut_end = following[0] if following else len(paragraph.text)
+    rest = paragraph.text[:cut_start] + paragraph.text[cut_end:]
+    if not rest.strip() or text.strip().lower() in rest.lower():
+        return None
+    width = cut_end - cut_start
+    sentences = tuple((a, b) if b <= cut_start else (a - width, b - width)
+                      for n, (a, b) in enumerate(paragraph.sentences) if n != holding[0])
+    ids, offsets = tokens.context(rest)
+    return Paragraph(rest, paragraph.title, sentences, ids, offsets)
+
+
 def make_groups(paragraphs: list[Paragraph], questions: list[Question], tokens: Tokens, distractors: int,
-                dropped_share: float, seed: int, loosened_share: float = 0.0) -> list[Group]:
+                dropped_share: float, seed: int, loosened_share: float = 0.0, cut_share: float = 0.0) -> list[Group]:
     """Turn questions into groups: own paragraph + ``distractors`` closest others; some with the own one left out,
-    and ``loosened_share`` of the answerable ones asked with fewer of the paragraph's words (``loosen``)."""
+    ``cut_share`` of the answerable ones also with its answer's sentence cut out (``without_answer``), and
+    ``loosened_share`` of them asked with fewer of the paragraph's words (``loosen``)."""
     rng = random.Random(seed)
     by_title: dict[str, list[int]] = collections.defaultdict(list)
     for number, paragraph in enumerate(paragraphs):
@@ -199,6 +223,10 @@ def make_groups(paragraphs: list[Paragraph], questions: list[Question], tokens: 
                 extra = [e for n in others[distractors:distractors + 1]
                          for e in examples_of(question_ids, paragraphs[n], tokens, None)[:1]]
                 groups.append(Group(question.qid + "-without", False, tuple(negatives + extra)))
+            cut = without_answer(own, question.answers[0], tokens) if cut_share and rng.random() < cut_share else None
+            if cut is not None:
+                groups.append(Group(question.qid + "-cut", False,
+                                    tuple(examples_of(question_ids, cut, tokens, None) + negatives)))
         else:
             positives = examples_of(question_ids, own, tokens, None)
             groups.append(Group(question.qid, False, tuple(positives + negatives)))

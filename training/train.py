@@ -44,6 +44,7 @@ class Config:
     dev_questions: int = 0  # 0: all
     init: str = ""  # start from these saved weights (a second stage) instead of the base model
     loosened_share: float = 0.0  # share of answerable questions asked with fewer of their paragraph's words
+    cut_share: float = 0.0  # share of answerable questions also trained without their answer's sentence
 
 
 class TorchLogits:
