@@ -20,7 +20,7 @@ from .stores import Snapshot
 from .reading import Evidence, Findings
 
 NOT_FOUND = "The article doesn't say."
-UNSURE = "The article may not answer this; the closest passage:"
+UNSURE = "Not sure this answers the question; the closest passage:"
 
 
 @dataclass(frozen=True)
