@@ -43,6 +43,55 @@ def test_a_smoke_run_trains_exports_and_loads_and_a_second_stage_starts_from_it(
     assert commands[:3] == _commands(run)[:-1] + ["python -m training prepare --seed 14 --loosened-share 0.5 --cut-share 0.5"]
     assert f"--init {(run / 'net-000003.pt').as_posix()}" in commands[3] and "--learning-rate 5e-05" in commands[3]
 
+    # a stage from the exported int8 reader, its two checkpoints averaged into the export
+    third = tmp_path / "third"
+    done = subprocess.run([sys.executable, "-m", "training", "train", "--data", str(SAMPLE), "--run", str(third),
+                           "--cache", str(tmp_path / "cache"), "--threads", "1", "--limit", "40", "--dev-limit", "5",
+                           "--windows-per-batch", "8", "--max-steps", "2", "--stop-at", "1",
+                           "--init", str(out / "model.onnx")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    done = subprocess.run([sys.executable, "-m", "training", "train", "--data", str(SAMPLE), "--run", str(third),
+                           "--cache", str(tmp_path / "cache"), "--threads", "1", "--limit", "40", "--dev-limit", "5",
+                           "--windows-per-batch", "8", "--max-steps", "2", "--resume",
+                           "--init", str(out / "model.onnx")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    weights = [third / "net-000001.pt", third / "net-000002.pt"]
+    commands = _commands(third, weights)
+    shipped = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["figures"]["commands"]
+    assert commands[:len(shipped)] == shipped[:-1] + [shipped[-1] + f" --out {out.as_posix()}"]
+    assert commands[-3].endswith("--stop-at 1") and commands[-2].endswith("--resume")
+    assert commands[-1].endswith(f"--weights {weights[0].as_posix()} {weights[1].as_posix()}")
+    assert _learning_curve(third)[:-2] == manifest["figures"]["learning_curve"]
+
+
+def test_weights_recovered_from_the_shipped_int8_reader_read_like_it(monkeypatch):
+    """Dequantized, the shipped model's weights give the logits of the int8 model, within its rounding."""
+    import numpy as np
+    import torch
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    from rag.embedder import _default_path
+    from rag.reader import default_folder
+    from training.model import ReaderNet
+    from training.recover import weights_from_onnx
+
+    net = ReaderNet(_default_path())
+    net.load_state_dict(weights_from_onnx(default_folder() / "model.onnx"))  # strict: every weight is there
+    net.eval()
+    reader = Reader()
+    text = "Warsaw is the capital of Poland. It lies on the Vistula."
+    from rag.reader import cut
+
+    (_, window), = cut("What river is Warsaw on?", [Text(text, 0, len(text), ((0, 32), (33, len(text))))], reader.tokens)
+    int8 = reader.logits([window])[0]
+    with torch.no_grad():
+        recovered = net(torch.from_numpy(window.ids[None]), torch.ones(1, len(window.ids), dtype=torch.long),
+                        torch.from_numpy(window.type_ids[None]))[0].numpy()
+    assert np.abs(int8 - recovered).max() < 1.0
+    context = slice(window.first, window.first + len(window.offsets))
+    assert int8[context, 0].argmax() == recovered[context, 0].argmax()
+    assert int8[context, 1].argmax() == recovered[context, 1].argmax()
+
 
 def test_loosened_questions_drop_shared_words_but_keep_the_question_word_and_one_more(monkeypatch):
     import random

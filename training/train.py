@@ -113,7 +113,7 @@ def train(config: Config, groups: list[Group], dev: tuple[list[Paragraph], list[
     (folder / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1), encoding="utf-8")
     net = ReaderNet(config.base)
     if config.init:
-        net.load_state_dict(torch.load(config.init, weights_only=False))
+        net.load_state_dict(initial_weights(Path(config.init)))
     decay = [p for n, p in net.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
     rest = [p for n, p in net.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
@@ -174,6 +174,15 @@ def train(config: Config, groups: list[Group], dev: tuple[list[Paragraph], list[
         break
     log.close()
     return net
+
+
+def initial_weights(path: Path) -> dict[str, torch.Tensor]:
+    """Return the weights a stage starts from: a saved net-STEP.pt, or a shipped int8 reader (``.onnx``)."""
+    if path.suffix == ".onnx":
+        from .recover import weights_from_onnx
+
+        return weights_from_onnx(path)
+    return torch.load(path, weights_only=False)
 
 
 def evaluate(net: ReaderNet, dev: tuple[list[Paragraph], list[Question], dict[str, list[str]]], tokens: Tokens,

@@ -1,0 +1,124 @@
+"""Answer policy sweep: ``python -m benchmarks.policy`` reads every development question once, then answers it
+again under each decline line and sure line, and prints what each line costs and buys.
+
+Sets: those of ``benchmarks.quality`` (each in the index of its own articles) plus ``dev articles``, the 1,000
+``dev.json`` questions asked of its three articles (paragraphs joined by blank lines), the reader's own dev set
+seen end to end. Reading is the slow part and does not depend on the policy, so each question's findings are
+kept from the first pass (``Replaying``); only the answerer runs again. Nothing here asserts a target.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from rag.answerer import Policy
+from rag.pipeline import Assistant
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+SQUAD_DEV = ROOT.parent / "shared" / "training" / "squad" / "dev.json"
+DECLINE_LINES = (-11.0, -9.8, -8.0, -6.0, -4.0, -2.0, 0.0)
+SURE_LINES = (1.0, 2.0, 2.5, 3.0, 4.0)
+
+
+class Replaying(Assistant):
+    """An Assistant that reads each (question, query) once and gives the same findings on every later ask."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.seen: dict[tuple[object, ...], object] = {}
+
+    def _find(self, question, query, depth, within, loaded, timings):  # type: ignore[no-untyped-def]
+        key = (question, query, depth, within)
+        if key not in self.seen:
+            self.seen[key] = super()._find(question, query, depth, within, loaded, timings)
+        return self.seen[key]
+
+
+def squad_articles(path: Path, folder: Path) -> tuple[list[Path], list[dict[str, object]]]:
+    """Write each article of a SQuAD 2.0 file to ``folder`` (paragraphs joined by blank lines) and return the
+    files and the question rows, answer spans moved to the joined text."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    files, rows = [], []
+    for article in data:
+        name = f"{article['title']}.txt"
+        text, at = article["title"].replace("_", " "), 0
+        pieces = [text]
+        at = len(text) + 2
+        for paragraph in article["paragraphs"]:
+            pieces.append(paragraph["context"])
+            for qa in paragraph["qas"]:
+                spans = sorted({(at + a["answer_start"], at + a["answer_start"] + len(a["text"]))
+                                for a in qa["answers"]})
+                answers = sorted({a["text"] for a in qa["answers"]})
+                rows.append({"id": qa["id"], "question": qa["question"], "doc": name,
+                             "answers": [] if qa.get("is_impossible") else answers,
+                             "answer_spans": [] if qa.get("is_impossible") else [list(s) for s in spans]})
+            at += len(paragraph["context"]) + 2
+        (folder / name).write_text("\n\n".join(pieces), encoding="utf-8")
+        files.append(folder / name)
+    return files, rows
+
+
+def sweep(threads: int, reader_folder: Path | None, policy: Policy) -> list[dict[str, object]]:
+    """Return one row per (set, decline line, sure line)."""
+    from rag.articles import bundled_article, load_articles, read_article
+    from rag.build import update_index
+    from rag.embedder import Embedder
+    from rag.evaluate import Question, evaluate, read_questions
+    from rag.reader import Reader
+    from rag.settings import Settings
+
+    embedder = Embedder()
+    reader = Reader(reader_folder, threads) if reader_folder else None
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="rag-policy-") as scratch:
+        squad_folder = Path(scratch) / "squad-dev"
+        squad_folder.mkdir()
+        dev_files, dev_rows = squad_articles(SQUAD_DEV, squad_folder)
+        sets = [("paris", [bundled_article()], read_questions(DATA / "paris_questions.jsonl")),
+                ("squad", [read_article(DATA / "normans.txt")], read_questions(DATA / "normans_questions.jsonl")),
+                ("news", [read_article(p) for p in sorted((DATA / "news").glob("*.txt"))],
+                 read_questions(DATA / "news_questions.jsonl")),
+                ("dev articles", load_articles(dev_files), [Question(**row) for row in dev_rows])]  # type: ignore[arg-type]
+        for name, articles, questions in sets:
+            folder = Path(scratch) / name.replace(" ", "-")
+            settings = Settings(index_dir=folder, threads=threads)
+            update_index(articles, folder, embedder, settings)
+            assistant = Replaying(settings, build_missing=False, reader=reader, policy=policy)
+            for decline in DECLINE_LINES:
+                for sure in SURE_LINES:
+                    assistant.policy = dataclasses.replace(policy, answer_above=decline, sure_above=sure)
+                    report = evaluate(assistant, questions)
+                    row = {"set": name, "decline": decline, "sure": sure, "hit@1": report.hit_at_1,
+                           "short F1": report.short_f1,
+                           "unanswerable refused": report.unanswerable_refused,
+                           "answerable refused": report.answerable_refused,
+                           "unanswerable sure": round(1 - report.unanswerable_refused - report.unanswerable_hedged, 4),
+                           "answerable hedged": report.answerable_hedged, "short F1 when sure": report.sure_short_f1}
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.policy", description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--reader", type=Path, help="a reader model folder to measure instead of the shipped one")
+    args = parser.parse_args()
+    started = time.strftime("%Y-%m-%d %H:%M %Z")
+    rows = sweep(args.threads, args.reader, Policy())
+    head = list(rows[0])
+    print(f"\n`python -m benchmarks.policy` on {started}\n")
+    print("| " + " | ".join(head) + " |\n|" + " --- |" * len(head))
+    for row in rows:
+        print("| " + " | ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in row.values()) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
