@@ -20,7 +20,7 @@ from rag.pipeline import Assistant
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
-SQUAD_DEV = ROOT.parent / "shared" / "training" / "squad" / "dev.json"
+SQUAD_DEV = DATA / "squad-dev" / "dev.json"  # a copy of ../shared/training/squad/dev.json
 DECLINE_LINES = (-11.0, -9.8, -8.0, -6.0, -4.0, -2.0, 0.0)
 SURE_LINES = (1.0, 2.0, 2.5, 3.0, 4.0)
 
