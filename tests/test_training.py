@@ -31,7 +31,8 @@ def test_a_smoke_run_trains_exports_and_loads_and_a_second_stage_starts_from_it(
     done = subprocess.run([sys.executable, "-m", "training", "train", "--data", str(SAMPLE), "--run", str(second),
                            "--cache", str(tmp_path / "cache"), "--threads", "1", "--limit", "40", "--dev-limit", "5",
                            "--windows-per-batch", "8", "--max-steps", "1", "--seed", "14", "--learning-rate", "5e-5",
-                           "--loosened-share", "0.5", "--cut-share", "0.5", "--init", str(run / "net-000003.pt")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+                           "--loosened-share", "0.5", "--cut-share", "0.5", "--adversarial", "0.5",
+                           "--init", str(run / "net-000003.pt")], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     monkeypatch.syspath_prepend(str(ROOT))  # the training code is a script folder in the checkout, not installed
     from training.__main__ import _commands, _learning_curve
@@ -42,6 +43,7 @@ def test_a_smoke_run_trains_exports_and_loads_and_a_second_stage_starts_from_it(
     commands = _commands(second)
     assert commands[:3] == _commands(run)[:-1] + ["python -m training prepare --seed 14 --loosened-share 0.5 --cut-share 0.5"]
     assert f"--init {(run / 'net-000003.pt').as_posix()}" in commands[3] and "--learning-rate 5e-05" in commands[3]
+    assert "--adversarial 0.5" in commands[3]
 
     # a stage from the exported int8 reader, its two checkpoints averaged into the export
     third = tmp_path / "third"
@@ -91,6 +93,37 @@ def test_weights_recovered_from_the_shipped_int8_reader_read_like_it(monkeypatch
     context = slice(window.first, window.first + len(window.offsets))
     assert int8[context, 0].argmax() == recovered[context, 0].argmax()
     assert int8[context, 1].argmax() == recovered[context, 1].argmax()
+
+
+def test_an_adversarial_step_adds_gradients_and_puts_the_embeddings_back(monkeypatch):
+    import torch
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    from rag.embedder import _default_path
+    from training.__main__ import _tokens
+    from training.data import Group, examples_of, split_paragraphs
+    from training.model import ReaderNet, batch_tensors, loss
+    from training.train import adversarial_backward
+
+    tokens = _tokens()
+    text = "The ferry sank in May. The captain was Ana Ruiz."
+    paragraph = split_paragraphs([("Ferry", text)], tokens)[0]
+    answer = (text.index("Ana"), text.index("Ana") + len("Ana Ruiz"))
+    batch = [Group("q", True, tuple(examples_of(tokens.question("Who was the captain?"), paragraph, tokens, answer)))]
+    torch.manual_seed(0)
+    net = ReaderNet(_default_path())
+    inputs = batch_tensors(batch)
+    value, _ = loss(net(*inputs), batch)
+    value.backward()
+    embeddings = net.encoder.embeddings.word_embeddings.weight
+    before, plain = embeddings.detach().clone(), embeddings.grad.clone()
+    adversarial_backward(net, inputs, batch, 1.0)
+    assert torch.equal(embeddings.detach(), before)  # moved, then put back exactly
+    used = torch.unique(inputs[0])
+    assert not torch.allclose(embeddings.grad[used], plain[used])  # the moved loss's gradients were added
+    unused = torch.ones(embeddings.shape[0], dtype=torch.bool)
+    unused[used] = False
+    assert torch.equal(embeddings.grad[unused], plain[unused])  # words not in the batch get nothing
 
 
 def test_loosened_questions_drop_shared_words_but_keep_the_question_word_and_one_more(monkeypatch):

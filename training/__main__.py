@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cut-share", type=float, default=0.0,
                         help="share of answerable questions also trained as no-answer groups with the sentence that "
                         "holds their answer cut out of their paragraph")
+    parser.add_argument("--adversarial", type=float, default=0.0,
+                        help="FGM: also train on word embeddings moved this far along the loss gradient (about "
+                        "twice the time a step)")
     parser.add_argument("--max-steps", type=int, default=0)
     parser.add_argument("--stop-at", type=int, default=0,
                         help="stop at this step (with a checkpoint) without changing the schedule")
@@ -132,7 +135,7 @@ def run_training(args: argparse.Namespace):  # type: ignore[no-untyped-def]
                     learning_rate=args.learning_rate, seed=args.seed, threads=args.threads,
                     checkpoint_minutes=args.checkpoint_minutes, max_steps=args.max_steps,
                     dev_questions=args.dev_limit, init=str(args.init or ""), loosened_share=args.loosened_share,
-                    cut_share=args.cut_share)
+                    cut_share=args.cut_share, adversarial=args.adversarial)
     return train(config, groups, dev, _tokens(), args.run, resume=args.resume,
                  stop_at=args.stop_at)
 
@@ -234,6 +237,7 @@ def _commands(run: Path, weights: list[Path] | None = None) -> list[str]:
     data += f" --cut-share {config['cut_share']:g}" if config.get("cut_share") else ""
     commands.append(f"python -m training prepare{data}")
     options = data + (f" --learning-rate {config['learning_rate']:g}" if config["learning_rate"] != 1e-4 else "")
+    options += f" --adversarial {config['adversarial']:g}" if config.get("adversarial") else ""
     options += f" --init {init.as_posix()}" if config.get("init") else ""
     kept = {int(path.stem.split("-")[-1]) for path in weights or () if path.parent == run}  # averaged checkpoints
     for number, row in enumerate(starts):

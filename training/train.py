@@ -45,6 +45,7 @@ class Config:
     init: str = ""  # start from these saved weights (a second stage) instead of the base model
     loosened_share: float = 0.0  # share of answerable questions asked with fewer of their paragraph's words
     cut_share: float = 0.0  # share of answerable questions also trained without their answer's sentence
+    adversarial: float = 0.0  # FGM: also train on word embeddings pushed this far along the loss gradient (0: off)
 
 
 class TorchLogits:
@@ -151,6 +152,8 @@ def train(config: Config, groups: list[Group], dev: tuple[list[Paragraph], list[
             value, parts = loss(net(ids, mask, types), batch)
             optimizer.zero_grad()
             value.backward()
+            if config.adversarial:
+                adversarial_backward(net, (ids, mask, types), batch, config.adversarial)
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             optimizer.step()
             schedule.step()
@@ -174,6 +177,22 @@ def train(config: Config, groups: list[Group], dev: tuple[list[Paragraph], list[
         break
     log.close()
     return net
+
+
+def adversarial_backward(net: ReaderNet, inputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+                         batch: list[Group], epsilon: float) -> None:
+    """Add the gradients of the loss on word embeddings moved ``epsilon`` along their gradient (FGM,
+    Miyato et al. 2017), then put the embeddings back."""
+    embeddings = net.encoder.embeddings.word_embeddings.weight
+    norm = embeddings.grad.norm() if embeddings.grad is not None else None
+    if norm is None or not torch.isfinite(norm) or norm == 0:
+        return
+    rows = torch.unique(inputs[0])  # only the words of the batch have a gradient
+    kept = embeddings.data[rows].clone()
+    embeddings.data[rows] += epsilon * embeddings.grad[rows] / norm
+    value, _ = loss(net(*inputs), batch)
+    value.backward()
+    embeddings.data[rows] = kept
 
 
 def initial_weights(path: Path) -> dict[str, torch.Tensor]:
