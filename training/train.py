@@ -184,8 +184,10 @@ def adversarial_backward(net: ReaderNet, inputs: tuple[torch.Tensor, torch.Tenso
     """Add the gradients of the loss on word embeddings moved ``epsilon`` along their gradient (FGM,
     Miyato et al. 2017), then put the embeddings back."""
     embeddings = net.encoder.embeddings.word_embeddings.weight
-    norm = embeddings.grad.norm() if embeddings.grad is not None else None
-    if norm is None or not torch.isfinite(norm) or norm == 0:
+    if embeddings.grad is None:
+        return
+    norm = embeddings.grad.norm()
+    if not torch.isfinite(norm) or norm == 0:
         return
     rows = torch.unique(inputs[0])  # only the words of the batch have a gradient
     kept = embeddings.data[rows].clone()
