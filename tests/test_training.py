@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from rag.reader import Reader, Text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,8 +43,10 @@ def test_a_smoke_run_trains_exports_and_loads_and_a_second_stage_starts_from_it(
     assert curve[0]["run"] == run.as_posix() and curve[0]["step"] == 3 and curve[-1]["run"] == second.as_posix()
 
     commands = _commands(second)
-    assert commands[:3] == _commands(run)[:-1] + ["python -m training prepare --seed 14 --loosened-share 0.5 --cut-share 0.5"]
+    assert commands[:3] == _commands(run)[:-1] + [
+        "python -m training prepare --seed 14 --loosened-share 0.5 --cut-share 0.5 --limit 40"]
     assert f"--init {(run / 'net-000003.pt').as_posix()}" in commands[3] and "--learning-rate 5e-05" in commands[3]
+    assert "--windows-per-batch 8" in commands[3] and "--limit 40" in commands[3]
     assert "--adversarial 0.5" in commands[3]
 
     # a stage from the exported int8 reader, its two checkpoints averaged into the export
@@ -162,3 +166,58 @@ def test_the_answer_sentence_is_cut_out_cleanly_or_not_at_all(monkeypatch):
     assert without_answer(paragraph, (text[across:across + 20], across), tokens) is None
     single = split_paragraphs([("One", "Ana Ruiz was the captain.")], tokens)[0]
     assert without_answer(single, ("Ana Ruiz", 0), tokens) is None
+
+
+BAD_OPTIONS = [
+    (["train", "--dropped-share", "1.5"], "--dropped-share is a share"),
+    (["train", "--loosened-share", "nan"], "--loosened-share is a share"),
+    (["train", "--learning-rate", "-1"], "--learning-rate must be a positive number"),
+    (["train", "--epochs", "0"], "--epochs must be a positive number"),
+    (["train", "--adversarial", "inf"], "--adversarial must be 0 (off) or a positive number"),
+    (["train", "--windows-per-batch", "0"], "--windows-per-batch must be at least 1"),
+    (["train", "--limit", "-5"], "--limit cannot be negative"),
+    (["train", "--init", "README.md"], "--init takes a run's net-STEP.pt or an exported model.onnx"),
+    (["train", "--init", "missing/net-000001.pt"], "does not exist"),
+    (["train", "--weights", "README.md"], "use it with export"),
+    (["train", "--resume"], "holds no checkpoint.pt to resume"),
+    (["smoke", "--resume"], "a smoke run always starts over"),
+    (["export"], "holds no trained run"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_OPTIONS)
+def test_bad_training_options_stop_before_any_work_with_one_line(tmp_path: Path, monkeypatch, capsys, argv, message):
+    monkeypatch.syspath_prepend(str(ROOT))
+    monkeypatch.chdir(ROOT)
+    from training.__main__ import main
+
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit) as stop:
+        main(argv + ["--data", str(SAMPLE), "--run", str(run), "--cache", str(tmp_path / "cache")])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("python -m training: error: ") and message in error
+    assert not (tmp_path / "cache").exists() and not run.exists()  # nothing prepared, nothing written
+
+
+def test_a_saved_run_is_never_started_over_and_resumes_only_with_its_own_options(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from training.__main__ import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"weights of a long run")
+    (run / "config.json").write_text(json.dumps({"learning_rate": 3e-05, "seed": 18, "init": ""}), encoding="utf-8")
+    common = ["--data", str(SAMPLE), "--run", str(run), "--cache", str(tmp_path / "cache")]
+    for argv, message in ((["train"], "already holds a trained run; add --resume"),
+                          (["all"], "already holds a trained run; add --resume"),
+                          (["smoke"], "give smoke a new --run folder"),
+                          (["train", "--resume", "--seed", "18"], "was trained with --learning-rate 3e-05"),
+                          (["train", "--resume", "--learning-rate", "3e-5"], "was trained with --seed 18"),
+                          (["train", "--resume", "--learning-rate", "3e-5", "--seed", "18", "--cut-share", "0.5"],
+                           "was trained with --cut-share 0.0")):
+        with pytest.raises(SystemExit) as stop:
+            main(argv + common)
+        assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert (run / "checkpoint.pt").read_bytes() == b"weights of a long run"
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt", "config.json"]

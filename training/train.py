@@ -46,6 +46,9 @@ class Config:
     loosened_share: float = 0.0  # share of answerable questions asked with fewer of their paragraph's words
     cut_share: float = 0.0  # share of answerable questions also trained without their answer's sentence
     adversarial: float = 0.0  # FGM: also train on word embeddings pushed this far along the loss gradient (0: off)
+    distractors: int = 1  # the data's settings (``prepare``), recorded so that the commands can repeat them
+    dropped_share: float = 0.2
+    limit: int = 0  # 0: every training question
 
 
 class TorchLogits:
