@@ -195,8 +195,8 @@ def test_bad_training_options_stop_before_any_work_with_one_line(tmp_path: Path,
     with pytest.raises(SystemExit) as stop:
         main(argv + ["--data", str(SAMPLE), "--run", str(run), "--cache", str(tmp_path / "cache")])
     assert stop.value.code == 2
-    error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error.startswith("python -m training: error: ") and message in error
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith("python -m training: error: ") and message in error[0]
     assert not (tmp_path / "cache").exists() and not run.exists()  # nothing prepared, nothing written
 
 

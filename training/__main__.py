@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     wrong = options.problem(args)
     if wrong:
-        parser.error(wrong)  # one line on stderr, exit status 2
+        parser.exit(2, f"{parser.prog}: error: {wrong}\n")  # one line, no usage text: the message says what to do
     if args.step == "smoke":
         return smoke(args)
     if args.step in ("prepare", "all"):
