@@ -26,7 +26,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from . import options
-from .options import HERE, RUNS, SHIPPED
+from .options import SHIPPED, SMOKE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,9 +205,9 @@ def _commands(run: Path, weights: list[Path] | None = None) -> list[str]:
         commands[-1] += f" --out {init.parent.as_posix()}"
     else:
         commands = _commands(init.parent)[:-1] if config.get("init") else []
-    data = _flags(config, ("seed", "loosened_share", "cut_share", "distractors", "dropped_share", "limit"))
+    data = options.flags(config, ("seed", "loosened_share", "cut_share", "distractors", "dropped_share", "limit"))
     commands.append(f"python -m training prepare{data}")
-    flags = data + _flags(config, ("windows_per_batch", "learning_rate", "adversarial"))
+    flags = data + options.flags(config, ("windows_per_batch", "learning_rate", "adversarial"))
     flags += f" --init {init.as_posix()}" if config.get("init") else ""
     kept = {int(path.stem.split("-")[-1]) for path in weights or () if path.parent == run}  # averaged checkpoints
     for number, row in enumerate(starts):
@@ -223,14 +223,6 @@ def _commands(run: Path, weights: list[Path] | None = None) -> list[str]:
     return commands
 
 
-def _flags(config: dict[str, Any], names: tuple[str, ...]) -> str:
-    """Return the command-line flags of a run's ``config`` that differ from their defaults, in ``names``' order.
-
-    Example: {"seed": 14, "cut_share": 0.5, "limit": 0} -> " --seed 14 --cut-share 0.5"."""
-    return "".join(f" --{name.replace('_', '-')} {config[name]:g}" for name in names
-                   if config.get(name, options.KEPT[name]) != options.KEPT[name])
-
-
 def smoke(args: argparse.Namespace) -> int:
     """Train a few steps on a few examples, export, quantize, load with the runtime Reader."""
     args.limit = args.limit or 40
@@ -240,7 +232,7 @@ def smoke(args: argparse.Namespace) -> int:
     args.checkpoint_minutes = 1e9
     if args.out == SHIPPED:  # a smoke run never replaces the shipped model
         args.out = args.run / "smoke-reader"
-    if args.run == RUNS / "smoke" and args.run.exists():  # its own scratch folder
+    if args.run == SMOKE and args.run.exists():
         print(f"smoke: starting over in {args.run} (the last smoke run's files are replaced)", file=sys.stderr)
         shutil.rmtree(args.run)
     run_training(args)

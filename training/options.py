@@ -16,6 +16,7 @@ DATA = HERE.parent.parent / "shared" / "training" / "squad"
 SAMPLE = HERE.parent / "tests" / "data" / "squad-sample"
 SHIPPED = HERE.parent / "rag" / "models" / "reader"
 RUNS = HERE / "runs"
+SMOKE = RUNS / "smoke"  # smoke's own scratch folder, started over by each smoke run
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -64,7 +65,7 @@ def parser(description: str) -> argparse.ArgumentParser:
 def problem(args: argparse.Namespace) -> str | None:
     """Return what is wrong with ``args`` in one sentence, or None; fills in the defaults of ``--run`` and ``--data``."""
     if args.run is None:
-        args.run = RUNS / ("smoke" if args.step == "smoke" else "reader")
+        args.run = SMOKE if args.step == "smoke" else RUNS / "reader"
     if args.data is None:
         args.data = SAMPLE if args.step == "smoke" else DATA
     return _numbers(args) or _files(args) or _run_folder(args)
@@ -113,28 +114,31 @@ def _files(args: argparse.Namespace) -> str | None:
 def _run_folder(args: argparse.Namespace) -> str | None:
     """A fresh run must not overwrite a saved one, and --resume needs one; export needs a trained run."""
     run = args.run
-    saved = (run / "checkpoint.pt").is_file() or any(run.glob("net-*.pt"))
-    if args.step in ("train", "all", "smoke") and args.resume:
-        if args.step == "smoke":
-            return "a smoke run always starts over; leave out --resume."
-        if not (run / "checkpoint.pt").is_file():
+    checkpoint = (run / "checkpoint.pt").is_file()
+    saved = checkpoint or any(run.glob("net-*.pt"))
+    if args.step == "smoke" and args.resume:
+        return "a smoke run always starts over; leave out --resume."
+    if args.step in ("train", "all") and args.resume:
+        if not checkpoint:
             return f"{run} holds no checkpoint.pt to resume; leave out --resume to start the run there."
         return _changed(args)
-    elif args.step in ("train", "all") and saved:
+    if args.step in ("train", "all") and saved:
         return (f"{run} already holds a trained run; add --resume to continue it, or pick another --run "
                 "(starting over would overwrite its weights).")
-    elif args.step == "smoke" and saved and run != RUNS / "smoke":
+    if args.step == "smoke" and saved and run != SMOKE:
         return f"{run} already holds a trained run; give smoke a new --run folder."
-    if args.step == "export" and not args.weights and not (run / "checkpoint.pt").is_file():
+    if args.step == "export" and not args.weights and not checkpoint:
         return f"{run} holds no trained run (no checkpoint.pt); train it first or pick its --run."
     if args.step == "export" and not (run / "config.json").is_file():
         return f"{run} holds no config.json of a run; export needs the run that trained the weights (--run)."
     return None
 
 
-# options that decide a run's weights; a resumed run keeps them (a shorter --max-steps is how a plan is cut short)
-KEPT = {"windows_per_batch": 32, "learning_rate": 1e-4, "seed": 13, "init": "", "loosened_share": 0.0,
-        "cut_share": 0.0, "adversarial": 0.0, "distractors": 1, "dropped_share": 0.2, "limit": 0}
+# the options besides --init that decide a run's weights, and their defaults; a resumed run keeps them (a shorter
+# --max-steps is how a plan is cut short)
+KEPT = ("windows_per_batch", "learning_rate", "seed", "loosened_share", "cut_share", "adversarial", "distractors",
+        "dropped_share", "limit")
+DEFAULTS = {name: parser("").get_default(name) for name in KEPT}
 
 
 def _changed(args: argparse.Namespace) -> str | None:
@@ -142,14 +146,22 @@ def _changed(args: argparse.Namespace) -> str | None:
     if not path.is_file():
         return None
     saved = json.loads(path.read_text(encoding="utf-8"))
-    for name, default in KEPT.items():
-        was, now = saved.get(name, default), getattr(args, name)
-        if name == "init":
-            was, now = (str(Path(path).resolve()) if path else "" for path in (was, str(now or "")))
-        if was != now:
-            return (f"{args.run} was trained with --{_flag(name)} {was if was != '' else '(none)'}; resume it with "
-                    f"the same (or start a new --run).")
+    for name in KEPT:
+        if saved.get(name, DEFAULTS[name]) != getattr(args, name):
+            return (f"{args.run} was trained with --{_flag(name)} {saved.get(name, DEFAULTS[name])}; resume it with "
+                    "the same (or start a new --run).")
+    was, now = (str(Path(init).resolve()) if init else "" for init in (saved.get("init", ""), str(args.init or "")))
+    if was != now:
+        return f"{args.run} was trained with --init {was or '(none)'}; resume it with the same (or start a new --run)."
     return None
+
+
+def flags(config: dict[str, object], names: tuple[str, ...]) -> str:
+    """Return the command-line flags of a run's ``config`` that differ from their defaults, in ``names``' order.
+
+    Example: {"seed": 14, "cut_share": 0.5, "limit": 0} -> " --seed 14 --cut-share 0.5"."""
+    return "".join(f" --{_flag(name)} {config[name]:g}" for name in names
+                   if config.get(name, DEFAULTS[name]) != DEFAULTS[name])
 
 
 def _flag(name: str) -> str:
