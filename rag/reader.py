@@ -26,7 +26,8 @@ import numpy as np
 from .errors import ModelError
 from .sessions import LazySession
 
-FORMAT = "rag-reader v1"
+FORMAT = "rag-reader v2"  # v2: the graph takes no attention mask (windows are never padded)
+MASKED_FORMAT = "rag-reader v1"  # a reader exported before v2 (its graph takes an attention mask): still read
 MAX_TOKENS = 192        # a window: [CLS] question [SEP] context [SEP]
 MAX_QUESTION_TOKENS = 48
 STRIDE = 48             # context tokens shared by consecutive windows of one long text
@@ -249,7 +250,7 @@ class Reader:
         folder = folder or default_folder()
         try:
             manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-            if manifest.get("format") != FORMAT:
+            if manifest.get("format") not in (FORMAT, MASKED_FORMAT):
                 raise ValueError(f"format {manifest.get('format')!r}")
             if _sha256(folder / "model.onnx") != manifest["sha256"]:
                 raise ValueError("its sha256 does not match the manifest")
@@ -268,10 +269,13 @@ class Reader:
         """Return the model's (tokens, 3) logits per window: start, end and sentence relevance.
 
         One window per model run: int8 activations are scaled per run, so in a batch one window's scores
-        would depend on its neighbours (by up to 0.8 logits); one at a time is faster too (no padding).
+        would depend on its neighbours (by up to 0.8 logits); one at a time is faster too (no padding, so
+        the model takes no attention mask).
         """
-        return [self.session.run({"input_ids": w.ids[None], "attention_mask": np.ones_like(w.ids)[None],
-                                  "token_type_ids": w.type_ids[None]})[0][0].astype(np.float32) for w in windows]
+        masked = self.info.format == MASKED_FORMAT
+        return [self.session.run({"input_ids": w.ids[None], "token_type_ids": w.type_ids[None],
+                                  **({"attention_mask": np.ones_like(w.ids)[None]} if masked else {})})[0][0]
+                .astype(np.float32) for w in windows]
 
 
 def _sha256(path: Path) -> str:

@@ -33,7 +33,8 @@ def test_a_smoke_run_trains_exports_and_loads_and_a_second_stage_starts_from_it(
     done = subprocess.run([sys.executable, "-m", "training", "train", "--data", str(SAMPLE), "--run", str(second),
                            "--cache", str(tmp_path / "cache"), "--threads", "1", "--limit", "40", "--dev-limit", "5",
                            "--windows-per-batch", "8", "--max-steps", "1", "--seed", "14", "--learning-rate", "5e-5",
-                           "--loosened-share", "0.5", "--cut-share", "0.5", "--adversarial", "0.5",
+                           "--loosened-share", "0.5", "--cut-share", "0.5", "--swapped-share", "0.5",
+                           "--adversarial", "0.5",
                            "--init", str(run / "net-000003.pt")], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     monkeypatch.syspath_prepend(str(ROOT))  # the training code is a script folder in the checkout, not installed
@@ -44,7 +45,7 @@ def test_a_smoke_run_trains_exports_and_loads_and_a_second_stage_starts_from_it(
 
     commands = _commands(second)
     assert commands[:3] == _commands(run)[:-1] + [
-        "python -m training prepare --seed 14 --loosened-share 0.5 --cut-share 0.5 --limit 40"]
+        "python -m training prepare --seed 14 --loosened-share 0.5 --cut-share 0.5 --swapped-share 0.5 --limit 40"]
     assert f"--init {(run / 'net-000003.pt').as_posix()}" in commands[3] and "--learning-rate 5e-05" in commands[3]
     assert "--windows-per-batch 8" in commands[3] and "--limit 40" in commands[3]
     assert "--adversarial 0.5" in commands[3]
@@ -99,6 +100,64 @@ def test_weights_recovered_from_the_shipped_int8_reader_read_like_it(monkeypatch
     assert int8[context, 1].argmax() == recovered[context, 1].argmax()
 
 
+def test_the_export_takes_no_attention_mask_and_reads_unpadded_windows_as_the_network_does(tmp_path: Path,
+                                                                                            monkeypatch):
+    """The exported graph drops the mask (windows are never padded) and still gives the network's logits."""
+    import numpy as np
+    import onnx
+    import onnxruntime
+    import torch
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    from rag.embedder import _default_path
+    from rag.reader import cut, default_folder
+    from training.export import export_float
+    from training.model import ReaderNet
+    from training.recover import weights_from_onnx
+
+    net = ReaderNet(_default_path())
+    net.load_state_dict(weights_from_onnx(default_folder() / "model.onnx"))
+    export_float(net, tmp_path / "float.onnx")
+    graph = onnx.load(str(tmp_path / "float.onnx")).graph
+    assert [i.name for i in graph.input] == ["input_ids", "token_type_ids"]
+    assert not {"IsNaN", "Where"} & {node.op_type for node in graph.node}
+    session = onnxruntime.InferenceSession(str(tmp_path / "float.onnx"), providers=["CPUExecutionProvider"])
+    text = "Warsaw is the capital of Poland. It lies on the Vistula, which flows north to the Baltic Sea."
+    for question in ("What river is Warsaw on?", "Where does the Vistula flow?"):
+        (_, window), = cut(question, [Text(text, 0, len(text), ((0, 32), (33, len(text))))], Reader().tokens)
+        exported = session.run(None, {"input_ids": window.ids[None], "token_type_ids": window.type_ids[None]})[0]
+        with torch.no_grad():
+            plain = net(torch.from_numpy(window.ids[None]), torch.ones(1, len(window.ids), dtype=torch.long),
+                        torch.from_numpy(window.type_ids[None])).numpy()
+        assert np.abs(exported - plain).max() < 1e-3
+
+
+def test_a_reader_exported_with_an_attention_mask_still_reads(tmp_path: Path, monkeypatch):
+    """A reader folder of the format before v2 (its graph takes a mask) is fed one and reads as the v2 export does."""
+    import numpy as np
+    import torch
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    from rag.embedder import _default_path
+    from rag.reader import MASKED_FORMAT, cut
+    from training.export import export_float, write_folder
+    from training.model import ReaderNet
+
+    torch.manual_seed(0)
+    net = ReaderNet(_default_path()).eval()
+    export_float(net, tmp_path / "v2.onnx")
+    export_float(net, tmp_path / "v1.onnx", masked=True)
+    tokenizer = Path(_default_path()) / "tokenizer.json"
+    write_folder(tmp_path / "v2.onnx", tokenizer, tmp_path / "new", {})
+    write_folder(tmp_path / "v1.onnx", tokenizer, tmp_path / "old", {})
+    manifest = json.loads((tmp_path / "old" / "manifest.json").read_text(encoding="utf-8"))
+    (tmp_path / "old" / "manifest.json").write_text(json.dumps({**manifest, "format": MASKED_FORMAT}), encoding="utf-8")
+    text = "Warsaw is the capital of Poland. It lies on the Vistula."
+    old, new = Reader(tmp_path / "old"), Reader(tmp_path / "new")
+    (_, window), = cut("What river is Warsaw on?", [Text(text, 0, len(text), ((0, 32), (33, len(text))))], new.tokens)
+    assert np.abs(old.logits([window])[0] - new.logits([window])[0]).max() < 1e-4
+
+
 def test_an_adversarial_step_adds_gradients_and_puts_the_embeddings_back(monkeypatch):
     import torch
 
@@ -146,6 +205,25 @@ def test_loosened_questions_drop_shared_words_but_keep_the_question_word_and_one
         assert set(words) <= set(question.split())
     assert "Who presided over in on" in results or any(len(r.split()) < 6 for r in results)
     assert loosen("Meeting Paris", paragraph, random.Random(1), share=1.0) in ("Meeting", "Paris")
+
+
+def test_an_entity_swap_changes_a_name_the_paragraph_mentions_into_one_it_does_not(monkeypatch):
+    import random
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    from training.data import entities, swap_entity
+
+    paragraph = "In 1990 Maria Lopez sailed the Aurora to Boston, where it was sold."
+    question = "Which ship did Maria Lopez sail to Boston in 1990?"
+    found, pool = entities([question, "Peter Smith left Chicago in 1985."])
+    assert found == [("Maria Lopez", "PERSON"), ("Boston", "GPE"), ("1990", "DATE")]
+    swaps = {swap_entity(question, found, paragraph, pool, random.Random(seed)) for seed in range(20)}
+    assert swaps == {question.replace("Maria Lopez", "Peter Smith"), question.replace("Boston", "Chicago"),
+                     question.replace("1990", "1985")}  # one entity the paragraph mentions, for one of its kind
+    # nothing of the question in the paragraph, or nothing of the same kind the paragraph lacks: no swap
+    assert swap_entity(question, found, "A text about ferries.", pool, random.Random(1)) is None
+    assert swap_entity(question, found, paragraph, [("Boston", "GPE"), ("Maria Lopez Jr", "PERSON")],
+                       random.Random(1)) is None
 
 
 def test_the_answer_sentence_is_cut_out_cleanly_or_not_at_all(monkeypatch):

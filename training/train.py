@@ -45,6 +45,7 @@ class Config:
     init: str = ""  # start from these saved weights (a second stage) instead of the base model
     loosened_share: float = 0.0  # share of answerable questions asked with fewer of their paragraph's words
     cut_share: float = 0.0  # share of answerable questions also trained without their answer's sentence
+    swapped_share: float = 0.0  # share of answerable questions also trained with an entity swapped, as no-answer
     adversarial: float = 0.0  # FGM: also train on word embeddings pushed this far along the loss gradient (0: off)
     distractors: int = 1  # the data's settings (``prepare``), recorded so that the commands can repeat them
     dropped_share: float = 0.2
