@@ -123,8 +123,9 @@ def test_the_export_takes_no_attention_mask_and_reads_unpadded_windows_as_the_ne
     assert not {"IsNaN", "Where"} & {node.op_type for node in graph.node}
     session = onnxruntime.InferenceSession(str(tmp_path / "float.onnx"), providers=["CPUExecutionProvider"])
     text = "Warsaw is the capital of Poland. It lies on the Vistula, which flows north to the Baltic Sea."
+    tokens = Reader().tokens
     for question in ("What river is Warsaw on?", "Where does the Vistula flow?"):
-        (_, window), = cut(question, [Text(text, 0, len(text), ((0, 32), (33, len(text))))], Reader().tokens)
+        (_, window), = cut(question, [Text(text, 0, len(text), ((0, 32), (33, len(text))))], tokens)
         exported = session.run(None, {"input_ids": window.ids[None], "token_type_ids": window.type_ids[None]})[0]
         with torch.no_grad():
             plain = net(torch.from_numpy(window.ids[None]), torch.ones(1, len(window.ids), dtype=torch.long),

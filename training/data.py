@@ -216,7 +216,7 @@ def swap_entity(question: str, found: list[Entity], paragraph: str, pool: list[E
     Example: "When did the Normans reach Sicily?" over a paragraph on Sicily, with "Ireland" in the pool, may
     become "When did the Normans reach Ireland?": on topic, and no longer answered by that paragraph."""
     lower = paragraph.lower()
-    shared = [(text, kind) for text, kind in found if text.lower() in lower and text in question]
+    shared = [(text, kind) for text, kind in found if text.lower() in lower]
     rng.shuffle(shared)
     for text, kind in shared:
         words = set(re.findall(r"\w+", text.lower()))
@@ -253,6 +253,11 @@ def make_groups(paragraphs: list[Paragraph], questions: list[Question], tokens: 
     for number, paragraph in enumerate(paragraphs):
         by_title[paragraph.title].append(number)
     bm25 = {title: Bm25.index([paragraphs[n].text for n in numbers]) for title, numbers in by_title.items()}
+
+    def first_windows(question_ids: list[int], numbers: list[int]) -> list[Example]:
+        """The first window of each of these paragraphs, with nothing to find (a distractor)."""
+        return [e for n in numbers for e in examples_of(question_ids, paragraphs[n], tokens, None)[:1]]
+
     groups = []
     for number, question in enumerate(questions):
         own = paragraphs[question.paragraph]
@@ -264,7 +269,7 @@ def make_groups(paragraphs: list[Paragraph], questions: list[Question], tokens: 
             asked = loosen(asked, own.text, rng)
         question_ids = tokens.question(asked)
         chosen = others[:distractors]
-        negatives = [e for n in chosen for e in examples_of(question_ids, paragraphs[n], tokens, None)[:1]]
+        negatives = first_windows(question_ids, chosen)
         if question.answers:
             text, start = question.answers[0]
             positives = examples_of(question_ids, own, tokens, (start, start + len(text)))
@@ -272,8 +277,7 @@ def make_groups(paragraphs: list[Paragraph], questions: list[Question], tokens: 
                 continue  # the answer does not fit a window whole
             groups.append(Group(question.qid, True, tuple(positives + negatives)))
             if dropped_share and rng.random() < dropped_share and len(others) > distractors:
-                extra = [e for n in others[distractors:distractors + 1]
-                         for e in examples_of(question_ids, paragraphs[n], tokens, None)[:1]]
+                extra = first_windows(question_ids, others[distractors:distractors + 1])
                 groups.append(Group(question.qid + "-without", False, tuple(negatives + extra)))
             cut = without_answer(own, question.answers[0], tokens) if cut_share and rng.random() < cut_share else None
             if cut is not None:
@@ -284,8 +288,7 @@ def make_groups(paragraphs: list[Paragraph], questions: list[Question], tokens: 
             if swapped is not None:
                 swapped_ids = tokens.question(swapped)
                 groups.append(Group(question.qid + "-swap", False, tuple(
-                    examples_of(swapped_ids, own, tokens, None)
-                    + [e for n in chosen for e in examples_of(swapped_ids, paragraphs[n], tokens, None)[:1]])))
+                    examples_of(swapped_ids, own, tokens, None) + first_windows(swapped_ids, chosen))))
         else:
             positives = examples_of(question_ids, own, tokens, None)
             groups.append(Group(question.qid, False, tuple(positives + negatives)))
