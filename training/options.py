@@ -36,6 +36,12 @@ def parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--distractors", type=int, default=1)
     parser.add_argument("--dropped-share", type=float, default=0.2,
                         help="share of answerable questions also trained as no-answer groups without their paragraph")
+    parser.add_argument("--mix", action="append", default=[], metavar="FILE=WEIGHT",
+                        help="also train on this jsonl file (train.jsonl's layout), its questions weighted: 0.5 takes "
+                        "a seeded half of them, 2 each twice (repeat for several files)")
+    parser.add_argument("--no-answer-share", type=float, default=0.0,
+                        help="make about this share of the groups no-answer ones, scaling the --dropped-share, "
+                        "--cut-share and --swapped-share of the answerable questions (0: use those shares as given)")
     parser.add_argument("--loosened-share", type=float, default=0.0,
                         help="share of answerable questions asked with about half of the words they share with their "
                         "paragraph left out (a stand-in for paraphrases)")
@@ -75,7 +81,7 @@ def problem(args: argparse.Namespace) -> str | None:
 
 
 def _numbers(args: argparse.Namespace) -> str | None:
-    for name in ("dropped_share", "loosened_share", "cut_share", "swapped_share"):
+    for name in ("dropped_share", "loosened_share", "cut_share", "swapped_share", "no_answer_share"):
         if not 0.0 <= getattr(args, name) <= 1.0:  # also false for nan
             return f"--{_flag(name)} is a share of the questions: give a number from 0 to 1."
     for name in ("learning_rate", "epochs", "checkpoint_minutes"):
@@ -84,6 +90,11 @@ def _numbers(args: argparse.Namespace) -> str | None:
             return f"--{_flag(name)} must be a positive number, not {value:g}."
     if not (math.isfinite(args.adversarial) and args.adversarial >= 0):
         return f"--adversarial must be 0 (off) or a positive number, not {args.adversarial:g}."
+    if args.no_answer_share >= 1.0:
+        return "--no-answer-share must be below 1: some groups have to hold an answer."
+    if args.no_answer_share and not (args.dropped_share or args.cut_share or args.swapped_share):
+        return ("--no-answer-share scales --dropped-share, --cut-share and --swapped-share: give one of them a "
+                "share above 0.")
     for name in ("windows_per_batch", "threads"):
         if getattr(args, name) < 1:
             return f"--{_flag(name)} must be at least 1, not {getattr(args, name)}."
@@ -101,6 +112,12 @@ def _files(args: argparse.Namespace) -> str | None:
     for name in ("train.jsonl", "dev.json"):
         if not (args.data / name).is_file():
             return f"{args.data} has no {name}; point --data at the folder with train.jsonl and dev.json."
+    for item in args.mix:
+        path, weight = mixed(item)
+        if weight is None or not (math.isfinite(weight) and weight >= 0):
+            return f"--mix takes FILE=WEIGHT with a weight of 0 or more, not {item!r}."
+        if not path.is_file():
+            return f"--mix {path} does not exist."
     if args.init is not None:
         if args.init.suffix not in (".pt", ".onnx"):
             return f"--init takes a run's net-STEP.pt or an exported model.onnx, not {args.init}."
@@ -140,7 +157,7 @@ def _run_folder(args: argparse.Namespace) -> str | None:
 # the options besides --init that decide a run's weights, and their defaults; a resumed run keeps them (a shorter
 # --max-steps is how a plan is cut short)
 KEPT = ("windows_per_batch", "learning_rate", "seed", "loosened_share", "cut_share", "swapped_share", "adversarial",
-        "distractors", "dropped_share", "limit")
+        "distractors", "dropped_share", "limit", "mix", "no_answer_share")
 DEFAULTS = {name: parser("").get_default(name) for name in KEPT}
 
 
@@ -163,8 +180,24 @@ def flags(config: dict[str, object], names: tuple[str, ...]) -> str:
     """Return the command-line flags of a run's ``config`` that differ from their defaults, in ``names``' order.
 
     Example: {"seed": 14, "cut_share": 0.5, "limit": 0} -> " --seed 14 --cut-share 0.5"."""
-    return "".join(f" --{_flag(name)} {config[name]:g}" for name in names
-                   if config.get(name, DEFAULTS[name]) != DEFAULTS[name])
+    return "".join(_format(name, config[name]) for name in names if config.get(name, DEFAULTS[name]) != DEFAULTS[name])
+
+
+def _format(name: str, value: object) -> str:
+    if isinstance(value, list):
+        return "".join(f" --{_flag(name)} {item}" for item in value)
+    return f" --{_flag(name)} {value:g}"
+
+
+def mixed(item: str) -> tuple[Path, float | None]:
+    """Return the file and weight of one ``--mix FILE=WEIGHT`` (weight None when it is not a number).
+
+    Example: "../qa/tydi.jsonl=0.5" -> (Path("../qa/tydi.jsonl"), 0.5)."""
+    path, _, weight = item.rpartition("=")
+    try:
+        return Path(path), float(weight)
+    except ValueError:
+        return Path(item), None
 
 
 def _flag(name: str) -> str:

@@ -50,6 +50,8 @@ class Config:
     distractors: int = 1  # the data's settings (``prepare``), recorded so that the commands can repeat them
     dropped_share: float = 0.2
     limit: int = 0  # 0: every training question
+    mix: list[str] = dataclasses.field(default_factory=list)  # more training files, "FILE=WEIGHT" (``--mix``)
+    no_answer_share: float = 0.0  # the share of no-answer groups the data was made with (0: the shares as given)
 
 
 class TorchLogits:
