@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 from rag.articles import Article
-from rag.lexical import Bm25
 from rag.reader import MAX_TOKENS, Tokens, Window, sentence_of_tokens, windows
 from rag.sentences import split_sentences
 
@@ -113,7 +112,8 @@ def no_answer_shares(questions: list[Question], share: float, dropped: float, cu
     have no answer: the questions' own unanswerable ones plus the groups made from answerable ones.
 
     Example: 90 answerable and 10 unanswerable questions, share 0.3, shares (0.2, 0.2, 0): about 29 more no-answer
-    groups are needed (0.3 of the 129 groups then made), so (0.16, 0.16, 0). The made groups fall somewhat short (a cut or swap is not always possible)."""
+    groups are needed (0.3 of the 129 groups then made), so (0.16, 0.16, 0). The made groups fall somewhat short
+    (a cut or swap is not always possible)."""
     answerable = sum(1 for q in questions if q.answers)
     needed = max(0.0, (share * len(questions) - (len(questions) - answerable)) / (1 - share))
     scale = needed / (answerable * (dropped + cut + swapped)) if answerable else 0.0
@@ -272,6 +272,8 @@ def make_groups(paragraphs: list[Paragraph], questions: list[Question], tokens: 
     ``cut_share`` of the answerable ones also with its answer's sentence cut out (``without_answer``),
     ``swapped_share`` of them also asked with an entity swapped (``swap_entity``) as no-answer groups, and
     ``loosened_share`` of them asked with fewer of the paragraph's words (``loosen``)."""
+    from rag.lexical import Bm25  # here, so that a GPU machine without bm25s can load packed groups
+
     rng = random.Random(seed)
     found, pools = entity_pools(paragraphs, questions) if swapped_share else ([], {})
     by_title: dict[str, list[int]] = collections.defaultdict(list)

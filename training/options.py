@@ -23,11 +23,14 @@ def parser(description: str) -> argparse.ArgumentParser:
     """Return the parser of ``python -m training``."""
     parser = argparse.ArgumentParser(prog="python -m training", description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=["prepare", "train", "export", "all", "smoke"])
+    parser.add_argument("step", choices=["prepare", "train", "export", "all", "smoke", "pack"])
     parser.add_argument("--data", type=Path, help="folder with train.jsonl and dev.json (default "
                         "../shared/training/squad; smoke: tests/data/squad-sample)")
     parser.add_argument("--run", type=Path, help=f"run folder (default {RUNS.name}/reader; smoke: {RUNS.name}/smoke, "
                         "which each smoke run starts over)")
+    parser.add_argument("--packed", type=Path, help="pack: where to write the prepared data packed small (for a GPU "
+                        "machine); train/export: read the data from such a pack instead of --data")
+    parser.add_argument("--device", default="cpu", help="train on this torch device (cuda: a GPU, in bf16)")
     parser.add_argument("--out", type=Path, default=SHIPPED, help="where export writes the shipped model")
     parser.add_argument("--cache", type=Path, default=HERE / "cache", help="where prepared data is kept")
     parser.add_argument("--epochs", type=float, default=2.0)
@@ -66,8 +69,9 @@ def parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--init", type=Path, help="train on from these saved weights (net-STEP.pt of an earlier run, "
                         "or an exported reader's model.onnx, dequantized) "
                         "with a fresh optimizer and schedule")
-    parser.add_argument("--weights", type=Path, nargs="+", help="export these saved weights (net-STEP.pt of the run) "
-                        "instead of the run's last; several are averaged")
+    parser.add_argument("--weights", type=Path, nargs="+", help="export these saved weights (net-STEP.pt of the run, "
+                        "or a folder of the weights-NN.pt parts that training/gpu.sh brings back) instead of the run's "
+                        "last; several are averaged")
     return parser
 
 
@@ -109,6 +113,12 @@ _ZERO = {"distractors": "none", "max_steps": "from --epochs", "stop_at": "no sto
 
 
 def _files(args: argparse.Namespace) -> str | None:
+    if args.step == "pack" and args.packed is None:
+        return "pack writes the prepared data to --packed DIR; name that folder."
+    if args.packed is not None and args.step in ("train", "export"):
+        if not (args.packed / "groups.npz.xz").is_file():
+            return f"{args.packed} holds no packed data (groups.npz.xz); run `python -m training pack --packed DIR`."
+        return None
     for name in ("train.jsonl", "dev.json"):
         if not (args.data / name).is_file():
             return f"{args.data} has no {name}; point --data at the folder with train.jsonl and dev.json."
@@ -124,7 +134,7 @@ def _files(args: argparse.Namespace) -> str | None:
         if not args.init.is_file():
             return f"--init {args.init} does not exist."
     for path in args.weights or ():
-        if not path.is_file():
+        if not (path.is_file() or (path / "weights-00.pt").is_file()):
             return f"--weights {path} does not exist."
     if args.weights and args.step not in ("export", "all"):
         return "--weights chooses what export writes; use it with export."
