@@ -86,9 +86,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="threads per model (default 1, as a web worker)")
     parser.add_argument("--reader", type=Path, help="a reader model folder to measure instead of the shipped one")
+    parser.add_argument("--json", type=Path, help="also write every set's whole report (failures too) to this file")
     args = parser.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M %Z")
-    print(f"`python -m benchmarks.quality` on {started}\n\n{table(measure(args.threads, args.reader))}")
+    rows = measure(args.threads, args.reader)
+    if args.json:
+        args.json.write_text(json.dumps(dict(rows), ensure_ascii=False, indent=1), encoding="utf-8")
+    print(f"`python -m benchmarks.quality` on {started}\n\n{table(rows)}")
     return 0
 
 
