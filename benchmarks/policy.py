@@ -1,10 +1,13 @@
 """Answer policy sweep: ``python -m benchmarks.policy`` reads every development question once, then answers it
 again under each decline line and sure line, and prints what each line costs and buys.
 
-Sets: those of ``benchmarks.quality`` (each in the index of its own articles) plus ``dev articles``, the 1,000
+Sets: those of ``benchmarks.quality`` (each in the index of its own articles; news2 in the index of all nine news
+articles) plus ``dev articles``, the 1,000
 ``dev.json`` questions asked of its three articles (paragraphs joined by blank lines), the reader's own dev set
 seen end to end. Reading is the slow part and does not depend on the policy, so each question's findings are
-kept from the first pass (``Replaying``); only the answerer runs again. Nothing here asserts a target.
+kept from the first pass (``Replaying``); only the answerer runs again. Each row has the calibration figures
+(``sure precision``, ``answerable right and sure``; see ``rag.evaluate.judged_right``) beside the others, so the
+sure and decline lines can be read off their curves. Nothing here asserts a target.
 """
 from __future__ import annotations
 
@@ -18,11 +21,14 @@ from pathlib import Path
 from rag.answerer import Policy
 from rag.pipeline import Assistant
 
+from .quality import NEWS, asked_articles
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 SQUAD_DEV = DATA / "squad-dev" / "dev.json"  # a copy of ../shared/training/squad/dev.json
 DECLINE_LINES = (-11.0, -9.8, -8.0, -6.0, -4.0, -2.0, 0.0)
 SURE_LINES = (1.0, 2.0, 2.5, 3.0, 4.0)
+SETS = ("paris", "squad", "news", "news2", "dev articles")
 
 
 class Replaying(Assistant):
@@ -64,8 +70,9 @@ def squad_articles(path: Path, folder: Path) -> tuple[list[Path], list[dict[str,
     return files, rows
 
 
-def sweep(threads: int, reader_folder: Path | None, policy: Policy) -> list[dict[str, object]]:
-    """Return one row per (set, decline line, sure line)."""
+def sweep(threads: int, reader_folder: Path | None, policy: Policy,
+          names: tuple[str, ...] = SETS) -> list[dict[str, object]]:
+    """Return one row per (set, decline line, sure line) for the sets named."""
     from rag.articles import bundled_article, load_articles, read_article
     from rag.build import update_index
     from rag.embedder import Embedder
@@ -80,12 +87,14 @@ def sweep(threads: int, reader_folder: Path | None, policy: Policy) -> list[dict
         squad_folder = Path(scratch) / "squad-dev"
         squad_folder.mkdir()
         dev_files, dev_rows = squad_articles(SQUAD_DEV, squad_folder)
+        news = read_questions(DATA / "news_questions.jsonl")
         sets = [("paris", [bundled_article()], read_questions(DATA / "paris_questions.jsonl")),
                 ("squad", [read_article(DATA / "normans.txt")], read_questions(DATA / "normans_questions.jsonl")),
-                ("news", [read_article(p) for p in sorted((DATA / "news").glob("*.txt"))],
-                 read_questions(DATA / "news_questions.jsonl")),
+                ("news", [read_article(p) for p in asked_articles(news)], news),
+                ("news2", [read_article(p) for p in sorted(NEWS.glob("*.txt"))],
+                 read_questions(DATA / "news2_questions.jsonl")),
                 ("dev articles", load_articles(dev_files), [Question(**row) for row in dev_rows])]  # type: ignore[arg-type]
-        for name, articles, questions in sets:
+        for name, articles, questions in [s for s in sets if s[0] in names]:
             folder = Path(scratch) / name.replace(" ", "-")
             settings = Settings(index_dir=folder, threads=threads)
             update_index(articles, folder, embedder, settings)
@@ -99,7 +108,9 @@ def sweep(threads: int, reader_folder: Path | None, policy: Policy) -> list[dict
                            "unanswerable refused": report.unanswerable_refused,
                            "answerable refused": report.answerable_refused,
                            "unanswerable sure": round(1 - report.unanswerable_refused - report.unanswerable_hedged, 4),
-                           "answerable hedged": report.answerable_hedged, "short F1 when sure": report.sure_short_f1}
+                           "answerable hedged": report.answerable_hedged, "short F1 when sure": report.sure_short_f1,
+                           "sure precision": report.sure_precision,
+                           "answerable right and sure": report.answerable_right_sure}
                     rows.append(row)
                     print(json.dumps(row), flush=True)
     return rows
@@ -109,9 +120,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.policy", description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--reader", type=Path, help="a reader model folder to measure instead of the shipped one")
+    parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS), help="the sets to sweep (default all)")
     args = parser.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M %Z")
-    rows = sweep(args.threads, args.reader, Policy())
+    rows = sweep(args.threads, args.reader, Policy(), tuple(args.sets))
     head = list(rows[0])
     print(f"\n`python -m benchmarks.policy` on {started}\n")
     print("| " + " | ".join(head) + " |\n|" + " --- |" * len(head))

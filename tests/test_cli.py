@@ -163,8 +163,9 @@ def test_rag_eval_reports_every_figure(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     for name in ("hit_at_1", "hit_at_3", "hit_at_5", "mrr", "answer_contains_gold", "short_exact", "short_f1",
-                 "median_answer_words", "unanswerable_refused", "answerable_refused", "citations_verbatim",
-                 "answer_text_verbatim", "latency_p50_ms", "latency_p95_ms"):
+                 "median_answer_words", "unanswerable_refused", "answerable_refused", "sure_precision",
+                 "answerable_right_sure", "citations_verbatim", "answer_text_verbatim", "latency_p50_ms",
+                 "latency_p95_ms"):
         assert isinstance(report[name], (int, float)), name
     assert report["questions"] == 12 and report["citations_verbatim"] == 1.0
     assert isinstance(report["failures"], list)
