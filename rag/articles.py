@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from .cleaning import clean_title
 from .errors import ArticleError
 from .webpage import PAGE_SUFFIXES, page_text
 
@@ -58,7 +59,7 @@ class Article:
 
 def make_article(text: str, source: str, file_name: str | None = None) -> Article:
     """Build an Article from text already in memory, finding its title and body."""
-    title = _title_from_text(text) or _title_from_name(file_name or source)
+    title = clean_title(_title_from_text(text) or "") or clean_title(_title_from_name(file_name or source))
     start, end = _body_span(text)
     return Article(source=source, title=title, text=text, body_start=start, body_end=end)
 

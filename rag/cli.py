@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .cleaning import shown
 from .errors import InputError, RagError
 from .settings import Settings
 
@@ -100,7 +101,8 @@ def _run_build(args: argparse.Namespace) -> int:
     if args.ray and not settings.database_url:
         raise InputError("--ray builds into a database; give --db URL or set RAG_DATABASE_URL.")
     store = open_store(settings)
-    before = store.read_manifest().sources if store.exists() else []  # an unreachable database fails here
+    if not args.force and not store.shared and store.exists():
+        store.read_manifest()  # a damaged index folder fails here, before any work (a database build checks its own)
     if args.ray:
         from .raybuild import update_on_ray
 
@@ -110,17 +112,14 @@ def _run_build(args: argparse.Namespace) -> int:
                                  max_megabytes=settings.max_article_mb)
         report = store.update(articles, Embedder(settings.model), settings, force=args.force, say=_say,
                               progress=terminal_progress(sys.stderr))
-    kept = {info.source for info in report.index.manifest.sources}
     keeping = "give them too" if settings.database_url else "`rag add` keeps the others"
-    for info in before:
-        if info.source not in kept:
-            _say(f"removed: {info.source} \u201c{info.title}\u201d (not among the paths given; "
-                 f"`rag build` makes the index hold exactly them, {keeping})")
+    for gone in report.removed:  # read under the build's lock from the version it replaced
+        _say(f"removed: {shown(gone.source)} \u201c{shown(gone.title)}\u201d (not among the paths given; "
+             f"`rag build` makes the index hold exactly them, {keeping})")
     counts = report.index.manifest.counts
-    removed = sum(1 for info in before if info.source not in kept)
     print(f"Indexed {counts['articles']} article(s), {counts['chunks']} chunks, {counts['sentences']} sentences "
           f"in {store.name} ({len(report.embedded)} embedded, {len(report.reused)} reused, "
-          f"{removed} removed, {report.seconds:.1f} s).")
+          f"{len(report.removed)} removed, {report.seconds:.1f} s).")
     return 0
 
 
@@ -146,7 +145,7 @@ def _run_add(args: argparse.Namespace) -> int:
                           progress=terminal_progress(sys.stderr))
     for word, group in (("added", change.added), ("updated", change.updated), ("unchanged", change.unchanged)):
         for entry in group:
-            print(f"{word}: {entry.source} \u201c{entry.title}\u201d ({entry.chunks} chunks)")
+            print(f"{word}: {shown(entry.source)} \u201c{shown(entry.title)}\u201d ({entry.chunks} chunks)")
     print(f"The index at {folder} holds {len(change.index.manifest.sources)} article(s); none was removed.")
     return 0
 
@@ -160,7 +159,7 @@ def _run_remove(args: argparse.Namespace) -> int:
     model = read_manifest(settings.index_dir).model
     change = remove_articles(args.keys, settings.index_dir, lambda: Embedder(model), settings, say=_say)
     for entry in change.removed:
-        print(f"removed: {entry.source} \u201c{entry.title}\u201d")
+        print(f"removed: {shown(entry.source)} \u201c{shown(entry.title)}\u201d")
     print(f"The index at {settings.index_dir} holds {len(change.index.manifest.sources)} article(s).")
     return 0
 
@@ -178,7 +177,7 @@ def _run_list(args: argparse.Namespace) -> int:
     for entry in listed:
         size = f"{entry.characters / 1000:.1f}k chars" if entry.characters else "?"
         print(f"{entry.doc_id}  {entry.added[:16].replace('T', ' ') or '?':16}  {size:>12}  "
-              f"\u201c{entry.title}\u201d  {entry.source}")
+              f"\u201c{shown(entry.title)}\u201d  {shown(entry.source)}")
     print(f"{len(listed)} article(s).", file=sys.stderr)
     return 0
 
@@ -199,7 +198,7 @@ def _run_info(args: argparse.Namespace) -> int:
     print(f"Chunker:  {', '.join(f'{k}={v}' for k, v in manifest.chunker.items())}")
     print(f"Contents: {', '.join(f'{v} {k}' for k, v in manifest.counts.items())}")
     for info in manifest.sources:
-        print(f"  {info.source}  \u201c{info.title}\u201d  {info.chunks} chunks, {info.sentences} sentences")
+        print(f"  {shown(info.source)}  \u201c{shown(info.title)}\u201d  {info.chunks} chunks, {info.sentences} sentences")
     return 0
 
 

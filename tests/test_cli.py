@@ -149,6 +149,44 @@ def test_a_corrupt_index_is_reported_not_crashed(tmp_path: Path, bundled_index_d
     assert "damaged" in result.stderr and "--force" in result.stderr
 
 
+def test_force_rebuilds_an_index_whose_manifest_is_garbled(tmp_path: Path, bundled_index_dir: Path):
+    folder = tmp_path / "copy"
+    shutil.copytree(bundled_index_dir, folder)
+    version = folder / (folder / "CURRENT").read_text().strip()
+    (version / "manifest.json").write_text("garbage")
+    told = run("ask", "--index", str(folder), "who met?").stderr
+    command = told[told.index("`rag build") + 1:told.index("`.")].replace("PATH...", str(write_stories(tmp_path)[0]))
+    rebuilt = run(*command.split())  # exactly the command the error names
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "Rebuilding from scratch" in rebuilt.stderr and "Indexed 1 article(s)" in rebuilt.stdout
+    answer = run("ask", "--index", str(folder), "When does the bridge open?")
+    assert answer.returncode == 0 and "Bridge news" in answer.stdout
+
+
+def test_a_build_reports_an_article_added_while_it_waited_for_the_lock(tmp_path: Path, embedder):
+    from rag.build import build_index
+    from rag.index import build_lock, load_index, save_index
+    from rag.library import article_from_text
+    from rag.settings import Settings
+
+    bridge, budget, festival = write_stories(tmp_path / "news")
+    assert run("rag", "add", str(bridge), str(budget), "--index", "idx", cwd=tmp_path).returncode == 0
+    folder = tmp_path / "idx"
+    with build_lock(folder):
+        build = subprocess.Popen([str(BIN / "rag"), "build", str(festival), "--index", "idx"], cwd=tmp_path,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        waiting = build.stderr.readline()
+        assert "waiting for it to finish" in waiting
+        # an add (as the server makes it, under the lock) lands while the build waits
+        previous = load_index(folder)
+        late = article_from_text("The late ferry will run on Sundays from June, said the harbour master.", "Late ferry")
+        save_index(build_index([*previous.articles, late], embedder, Settings(index_dir=folder), previous).index, folder)
+    out, err = build.communicate(timeout=300)
+    assert build.returncode == 0, err
+    assert "removed: pasted:Late ferry \u201cLate ferry\u201d" in err  # not dropped without a word
+    assert "3 removed" in out
+
+
 def test_help_is_quick_and_plain():
     result = run("ask", "--help")
     assert result.returncode == 0 and "--json" in result.stdout and "-k" in result.stdout
