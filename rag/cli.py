@@ -43,6 +43,17 @@ def _ask_parser(prog: str) -> _Parser:
     return parser
 
 
+def _given(text: str) -> str:
+    """Return a path or address argument; refuse an empty one (as a path it would mean the whole current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path was given; name a file or folder")
+    return text
+
+
+def _given_path(text: str) -> Path:
+    return Path(_given(text))
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env().replace(index_dir=args.index, database_url=getattr(args, "db", None),
                                        model=getattr(args, "model", None),
@@ -276,7 +287,7 @@ def _rag_parser() -> _Parser:
     parser = _Parser(prog="rag", description="Build indexes of articles and ask questions about them.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add = commands.add_parser("add", help="add articles to an index, keeping the ones it has")
-    add.add_argument("items", nargs="+", metavar="PATH|URL", help=".txt, .md or .html files, folders of them, "
+    add.add_argument("items", nargs="+", type=_given, metavar="PATH|URL", help=".txt, .md or .html files, folders of them, "
                                                                   "or http(s) addresses of web pages")
     add.add_argument("--index", type=Path, help=INDEX_HELP)
     add.set_defaults(run=_run_add)
@@ -291,7 +302,7 @@ def _rag_parser() -> _Parser:
     listing.set_defaults(run=_run_list)
     build = commands.add_parser("build", help="make an index hold exactly these files and folders (says what it "
                                               "removes)")
-    build.add_argument("paths", nargs="+", type=Path, help=".txt, .md or .html files, or folders of them")
+    build.add_argument("paths", nargs="+", type=_given_path, help=".txt, .md or .html files, or folders of them")
     build.add_argument("--index", type=Path, help=INDEX_HELP)
     build.add_argument("--model", help="sentence-transformers model name or folder")
     build.add_argument("--chunk-tokens", type=int, help="chunk size in cl100k tokens (default 128)")

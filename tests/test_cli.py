@@ -362,3 +362,44 @@ def test_progress_bars_on_a_terminal_only(tmp_path: Path):
     assert "Reading articles: 100%" in text and "2/2" in text and "Embedding chunks: 100%" in text
     assert "chunks/s" in text or "s/ chunk" in text  # the rate
     assert "<00:00" in text  # time left
+
+
+def test_a_folder_is_read_without_following_links_out_of_it_and_an_empty_path_is_refused(tmp_path: Path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("The vault code is 4417, said the guard.", encoding="utf-8")
+    news = tmp_path / "news"
+    write_stories(news)
+    (news / "shadow.txt").symlink_to(secret)
+    (news / "bridge-again.txt").symlink_to(news / "bridge.txt")  # a link inside the folder is fine
+    added = run("rag", "add", "news", "--index", "idx", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert "skipped: news/shadow.txt links outside news" in added.stderr
+    listing = run("rag", "list", "--json", "--index", "idx", cwd=tmp_path)
+    assert sorted(entry["source"] for entry in json.loads(listing.stdout)) == [
+        "news/bridge-again.txt", "news/bridge.txt", "news/budget.md", "news/festival.txt"]
+    for command in ("add", "build"):
+        empty = run("rag", command, "", "--index", "idx", cwd=tmp_path)
+        assert empty.returncode == 2 and "an empty path was given" in empty.stderr
+        assert_one_sentence_error(empty)
+
+
+def test_titles_with_terminal_escapes_are_cleaned_before_they_are_stored_or_printed(tmp_path: Path,
+                                                                                    bundled_index_dir: Path):
+    from web import create_app
+
+    shutil.copytree(bundled_index_dir, tmp_path / "idx")
+    client = create_app({"INDEX_DIR": str(tmp_path / "idx")}).test_client()
+    hostile = "a\u0000b\u001b[31mred\u202eevil\u0007"
+    response = client.post("/api/documents?wait=1", json={"text": STORY_TEXT, "title": hostile})
+    assert response.status_code == 201 and response.get_json()["title"] == "a b [31mredevil"
+    (tmp_path / "long.txt").write_text("# " + "Headline " * 25_000 + "\n\n" + STORY_TEXT, encoding="utf-8")
+    assert run("rag", "add", "long.txt", "--index", "idx", cwd=tmp_path).returncode == 0
+    for command in ("list", "info"):
+        shown = run("rag", command, "--index", "idx", cwd=tmp_path)
+        assert shown.returncode == 0 and "a b [31mredevil" in shown.stdout
+        assert not any(c in shown.stdout for c in "\x00\x1b\x07\u202e")
+        assert max(len(line) for line in shown.stdout.splitlines()) < 450  # a 225 KB heading is cut to 300
+    assert len(client.get("/api/health").get_data()) < 4000
+
+
+STORY_TEXT = "The council said the ferry would restart in May, after repairs to the pier."

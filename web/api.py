@@ -14,6 +14,7 @@ from rag.pipeline import MAX_K, valid_k
 
 from .errors import NotFound, UnsupportedType
 from .openapi import openapi_document
+from .security import may_read
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -63,9 +64,11 @@ def document(doc_id: str) -> Response:
 
 @api.get("/health")
 def health() -> Response:
-    """Report readiness and what the loaded index holds."""
+    """Report readiness and what the loaded index holds (only readiness to a caller who may not read it)."""
     assistant = current_assistant()
     manifest = assistant.index.manifest
+    if not may_read(current_app):
+        return jsonify({"status": "ok"})
     return jsonify({"status": "ok", "index": assistant.store.name, "model": manifest.model,
                     "built_at": manifest.built_at, "chunks": manifest.counts.get("chunks", 0),
                     "sources": [{"id": s.doc_id, "source": s.source, "title": s.title, "chunks": s.chunks}
