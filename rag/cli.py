@@ -24,6 +24,7 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(f"{message[0].upper()}{message[1:].rstrip('.')}; see `{self.prog} --help`.")
 
 
+FILE_EXIT = 7  # a file or folder could not be read or written
 INDEX_HELP = "index folder (default: RAG_INDEX_DIR, else rag-news/index in your data folder)"
 DB_HELP = "the index in this Postgres database, postgresql://... (default: RAG_DATABASE_URL)"
 
@@ -355,6 +356,11 @@ def _main(parse: Any, argv: Sequence[str] | None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as error:  # a folder that is a file, no permission, a full disk: the system's own words
+        where = f"{error.filename}: " if error.filename else ""
+        _say(f"error: {where}{error.strerror or error}; check that the index folder and the cache folder are "
+             "writable folders with free space.")
+        return FILE_EXIT
     except Exception as error:  # last resort: a person sees one sentence, never a traceback
         _say(f"error: something unexpected went wrong ({type(error).__name__}: {error}).")
         return 1

@@ -143,6 +143,7 @@ class Assistant:
                  build_missing: bool = True, policy: Policy = Policy(), embedder: Embedder | None = None,
                  reader: Reader | None = None, plan: Plan = Plan()) -> None:
         self.settings = settings or Settings.from_env()
+        self.say = say
         self.plan = plan
         self.store = open_store(self.settings)
         if not build_missing:
@@ -193,10 +194,21 @@ class Assistant:
             self._embedder = Embedder(self.settings.model, self.settings.threads)
         return self._embedder
 
+    def _export(self) -> bool:
+        """Export the ONNX query encoder; False if the model can't be, or the cache folder can't be written."""
+        folder = export_folder(self.model_id)
+        try:
+            return export_onnx(self.embedder(), folder, ONNX_FORMAT)
+        except OSError as error:
+            if self.say:
+                self.say(f"The fast question encoder could not be saved in {folder.parent} ({error.strerror or error}); "
+                         "questions are encoded with the full model (set RAG_CACHE_DIR to a writable folder).")
+            return False
+
     def _query_encoder(self) -> Embedder | OnnxEncoder:
         """Return the ONNX encoder, exporting it first if needed; the Embedder if the model can't be exported."""
         encoder = load_onnx_encoder(self.model_id, self.settings.threads)
-        if encoder is None and export_onnx(self.embedder(), export_folder(self.model_id), ONNX_FORMAT):
+        if encoder is None and self._export():
             encoder = load_onnx_encoder(self.model_id, self.settings.threads)
         return encoder or self.embedder()
 

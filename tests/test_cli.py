@@ -403,3 +403,24 @@ def test_titles_with_terminal_escapes_are_cleaned_before_they_are_stored_or_prin
 
 
 STORY_TEXT = "The council said the ferry would restart in May, after repairs to the pier."
+
+
+def test_unusable_files_and_folders_are_one_sentence_and_exit_7(tmp_path: Path, bundled_index_dir: Path):
+    story = write_stories(tmp_path / "news")[0]
+    (tmp_path / "plain-file").write_text("not a folder")
+    shutil.copytree(bundled_index_dir, tmp_path / "locked")
+    (tmp_path / "locked" / ".lock").unlink(missing_ok=True)
+    (tmp_path / "locked" / ".lock").mkdir()  # the lock file can't be opened, as in a folder without write permission
+    for index in ("plain-file", "locked"):
+        result = run("rag", "add", str(story), "--index", index, cwd=tmp_path)
+        assert result.returncode == 7, result.stderr
+        assert_one_sentence_error(result)
+    assert "File exists" in run("rag", "build", str(story), "--index", "plain-file", cwd=tmp_path).stderr
+
+
+def test_ask_answers_when_the_cache_folder_cannot_be_written(tmp_path: Path, bundled_index_dir: Path):
+    (tmp_path / "home-file").write_text("a file where the cache folder would be")
+    result = run("ask", "--index", str(bundled_index_dir), "who chaired the Paris meeting?",
+                 env={"RAG_CACHE_DIR": str(tmp_path / "home-file" / "cache")})
+    assert result.returncode == 0, result.stderr
+    assert "Carter" in result.stdout and "set RAG_CACHE_DIR to a writable folder" in result.stderr

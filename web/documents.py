@@ -17,6 +17,7 @@ from rag.errors import ArticleError, InputError, MissingArticleError
 from rag.fetch import fetch_article
 from rag.library import Entry, add_articles, article_from_text, entries, remove_articles
 
+from .api import whole_body
 from .errors import UnsupportedMedia
 
 documents = Blueprint("documents", __name__, url_prefix="/api/documents")
@@ -113,6 +114,7 @@ def _article_from_request(limit: int) -> Article:
         return article_from_bytes(data, name, f"upload:{name}", name, max_megabytes=1024)
     if not request.is_json:
         raise UnsupportedMedia("Send JSON with 'text' or 'url', or a multipart form with a file in 'file'.")
+    whole_body()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InputError("The request body must be a JSON object with 'text' or 'url'.")

@@ -26,6 +26,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from rag.errors import InputError
 
+from .api import whole_body
 from .errors import UnsupportedType
 
 mcp_door = Blueprint("mcp", __name__)
@@ -77,7 +78,7 @@ def mcp_endpoint() -> Any:
     """Hand one JSON-RPC message to the MCP server; stateless, so GET (a server-sent stream) is 405."""
     if not request.is_json:
         raise UnsupportedType()
-    body = request.get_data(cache=False)  # at most MAX_CONTENT_LENGTH bytes, else 413; chunked bodies too
+    body = whole_body()  # at most MAX_CONTENT_LENGTH bytes, else 413; chunked bodies too
     try:
         message = json.loads(body)
     except ValueError:
@@ -85,6 +86,8 @@ def mcp_endpoint() -> Any:
     if not isinstance(message, dict) or message.get("jsonrpc") != "2.0" or not isinstance(message.get("method"), str):
         raise InputError('The request body must be one JSON-RPC 2.0 message: an object with "jsonrpc": "2.0" '
                          'and a "method".')
+    if "id" in message and (not isinstance(message["id"], (str, int)) or isinstance(message["id"], bool)):
+        raise InputError('The JSON-RPC "id" must be a string or a whole number; leave it out for a notification.')
     request.environ["wsgi.input"], request.environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
     request.environ.setdefault("HTTP_ACCEPT", "application/json, text/event-stream")  # none sent: take the JSON answer
     return current_app.extensions["rag_mcp"].wsgi()  # Flask runs a returned WSGI app and streams its response
