@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 from .answerer import Answer, Policy, compose_answer
 from .articles import BUNDLED_NAME, Article, bundled_article, read_article
 from .build import stale_reason
+from .cleaning import clean_turn
 from .embedder import Embedder, export_onnx, model_id
 from .errors import ArticleError, BrokenIndexError, InputError, OldIndexError
 from .followup import Turn, asks_something, check_history, condense, fill_in
@@ -48,9 +48,7 @@ def clean_question(question: str, limit: int) -> str:
     """Return the question with control characters dropped and space collapsed; raise if unusable."""
     if not isinstance(question, str):
         raise InputError("The question must be text.")
-    kept = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in question
-                   if unicodedata.category(c) not in ("Cf", "Cs", "Co") or c == "\u200d")
-    cleaned = " ".join(kept.split())
+    cleaned = clean_turn(question, "question")
     if not cleaned:
         raise InputError("The question is empty; type a question about the article.")
     if len(cleaned) > limit:
@@ -145,6 +143,7 @@ class Assistant:
                  build_missing: bool = True, policy: Policy = Policy(), embedder: Embedder | None = None,
                  reader: Reader | None = None, plan: Plan = Plan()) -> None:
         self.settings = settings or Settings.from_env()
+        self.say = say
         self.plan = plan
         self.store = open_store(self.settings)
         if not build_missing:
@@ -195,10 +194,21 @@ class Assistant:
             self._embedder = Embedder(self.settings.model, self.settings.threads)
         return self._embedder
 
+    def _export(self) -> bool:
+        """Export the ONNX query encoder; False if the model can't be, or the cache folder can't be written."""
+        folder = export_folder(self.model_id)
+        try:
+            return export_onnx(self.embedder(), folder, ONNX_FORMAT)
+        except OSError as error:
+            if self.say:
+                self.say(f"The fast question encoder could not be saved in {folder.parent} ({error.strerror or error}); "
+                         "questions are encoded with the full model (set RAG_CACHE_DIR to a writable folder).")
+            return False
+
     def _query_encoder(self) -> Embedder | OnnxEncoder:
         """Return the ONNX encoder, exporting it first if needed; the Embedder if the model can't be exported."""
         encoder = load_onnx_encoder(self.model_id, self.settings.threads)
-        if encoder is None and export_onnx(self.embedder(), export_folder(self.model_id), ONNX_FORMAT):
+        if encoder is None and self._export():
             encoder = load_onnx_encoder(self.model_id, self.settings.threads)
         return encoder or self.embedder()
 
@@ -214,7 +224,7 @@ class Assistant:
         """
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
-        check_history(history)
+        history = check_history(history)
         k = self.settings.k if k is None else k
         check_k(k)
         loaded = self._loaded  # one consistent index + retriever for this question

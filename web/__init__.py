@@ -29,6 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         EMBED_MODEL=None,
         K=3,
         CORS_ORIGINS="",
+        ALLOWED_HOSTS="",
         MAX_CONTENT_LENGTH=64 * 1024,
         FRAME_ANCESTORS="*",
         API_KEY="",

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from rag.answerer import answer_to_dict
 from rag.errors import InputError
@@ -14,6 +15,7 @@ from rag.pipeline import MAX_K, valid_k
 
 from .errors import NotFound, UnsupportedType
 from .openapi import openapi_document
+from .security import may_read
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -63,9 +65,11 @@ def document(doc_id: str) -> Response:
 
 @api.get("/health")
 def health() -> Response:
-    """Report readiness and what the loaded index holds."""
+    """Report readiness and what the loaded index holds (only readiness to a caller who may not read it)."""
     assistant = current_assistant()
     manifest = assistant.index.manifest
+    if not may_read(current_app):
+        return jsonify({"status": "ok"})
     return jsonify({"status": "ok", "index": assistant.store.name, "model": manifest.model,
                     "built_at": manifest.built_at, "chunks": manifest.counts.get("chunks", 0),
                     "sources": [{"id": s.doc_id, "source": s.source, "title": s.title, "chunks": s.chunks}
@@ -79,10 +83,24 @@ def openapi() -> Response:
                                     current_app.config["MAX_DOCUMENT_BYTES"], current_app.config["MODEL_NAME"]))
 
 
+def whole_body() -> bytes:
+    """Return the request body; raise 413 when it is over the limit, a chunked one (no Content-Length) too.
+
+    Werkzeug stops reading a chunked body at the limit and hands back what it read, which then parsed
+    as "not valid JSON"; a body that filled the limit is taken as over it.
+    """
+    data = request.get_data()
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        raise RequestEntityTooLarge()
+    return data
+
+
 def json_object() -> dict[str, Any]:
     """Return the request's JSON object body; raise a one-sentence error for anything else."""
     if not request.is_json:
         raise UnsupportedType()
+    whole_body()
     body = request.get_json(silent=True)
     if body is None:
         raise InputError("The request body is not valid JSON.")
