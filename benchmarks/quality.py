@@ -4,7 +4,8 @@ the table for benchmarks/QUALITY.md.
 Sets: the bundled article's questions (paris) and the SQuAD 2.0 Normans article (squad), each in an index of
 its own article and in an index of both; and news: 60 plain questions on three short news articles (tests/data/news),
 in an index of the three. Indexes are built in a temporary folder with the installed model, so
-the figures are those of a fresh install. Nothing here asserts a target.
+the figures are those of a fresh install. Then the answer-kinds set, per kind (``benchmarks/kinds.py``).
+Nothing here asserts a target.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import json
 import tempfile
 import time
 from pathlib import Path
+
+from .kinds import kinds_table, measure_kinds
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -71,9 +74,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="threads per model (default 1, as a web worker)")
     parser.add_argument("--reader", type=Path, help="a reader model folder to measure instead of the shipped one")
+    parser.add_argument("--kinds", action="store_true", help="only the answer-kinds set (benchmarks/kinds.py)")
     args = parser.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M %Z")
-    print(f"`python -m benchmarks.quality` on {started}\n\n{table(measure(args.threads, args.reader))}")
+    print(f"`python -m benchmarks.quality` on {started}")
+    if not args.kinds:
+        print(f"\n{table(measure(args.threads, args.reader))}")
+    print(f"\nAnswer kinds (tests/data/answer-kinds):\n\n{kinds_table(measure_kinds(args.threads, args.reader))}")
     return 0
 
 
