@@ -15,42 +15,51 @@ keeps the reader's best guess in every kind, as in an unsure answer.
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Callable
 
 from .answerer import UNSURE, Answer, Citation, Policy, compose_answer
 from .articles import Article
-from .explain import gives_reason, with_reasons
+from . import explain, lists
 from .kinds import Asked
-from .lists import holds_list, list_block
 from .overview import article_sentences
 from .quotes import quoted_sentences
-from .reading import Findings
+from .reading import Findings, Plan
 from .sentences import Sentence
 from .stores import Snapshot
 
-QUOTED = 4  # at least this many sentences of a speaker or a list are cited (more when k asks for more)
 MATCHED = 0.5  # share of the question's words for the speaker that must name one in the article
 ARTICLES = 3  # articles of the best evidence searched for the speaker when none is chosen
+# the sentences a kind's answer is likely in, and how much higher they are scored
+FAVOURED: dict[str, tuple[Callable[[str], bool], float]] = {"explanation": (explain.gives_reason, explain.CUE),
+                                                            "list": (lists.enumerates, lists.CUE)}
+
+
+def reading_plan(asked: Asked, plan: Plan) -> Plan:
+    """Return how to read for ``asked``: an explanation or a list reads every passage the plan allows (the
+    reason or the list is often not in the passage that names the subject best)."""
+    return dataclasses.replace(plan, sure=math.inf) if asked.kind in FAVOURED else plan
 
 
 def compose(asked: Asked, findings: Findings, index: Snapshot, k: int, policy: Policy,
             article: str | None = None) -> Answer:
     """Return the answer to ``asked`` from ``findings``; ``article`` is the doc_id the question is limited to."""
-    if asked.kind == "explanation":
-        texts = {e.passage.chunk.source: index.article(e.passage.chunk.source).text for e in findings.evidence}
-        findings = with_reasons(findings, texts)
+    if asked.kind in FAVOURED:
+        test, bonus = FAVOURED[asked.kind]
+        findings = _favour(findings, index, test, bonus)
     answer = compose_answer(asked.question, findings, index, k, policy)
     if asked.kind == "fact":
         return answer
     if asked.kind == "quote" and asked.speaker:
-        quoted = _quote(asked, findings, index, max(k, QUOTED), article)
+        quoted = _quote(asked, findings, index, k, article)
         if quoted is not None:
             return quoted
     answer = dataclasses.replace(answer, answer_kind=asked.kind)
     if not answer.found:
         return answer
     if asked.kind == "list":
-        return _whole_list(asked, answer, index, max(k, QUOTED))
-    if asked.kind == "explanation" and answer.short_answer and gives_reason(answer.short_answer):
+        return _whole_list(asked, answer, index, k)
+    if asked.kind == "explanation" and answer.short_answer and explain.gives_reason(answer.short_answer):
         return answer
     return _without_short(answer)
 
@@ -84,22 +93,29 @@ def _whole_list(asked: Asked, answer: Answer, index: Snapshot, limit: int) -> An
     at = next((n for n, s in enumerate(spans) if s.start < first.end and first.start < s.end), None)
     if at is None:
         return _without_short(answer)
-    block = list_block(source.text, spans, at, asked.question)
+    block = lists.list_block(source.text, spans, at, asked.question)
     listed = [first] + [Citation(0, first.source, first.title, first.doc_id, spans[n].start, spans[n].end,
                                  source.text[spans[n].start:spans[n].end], first.score) for n in block[1:]]
     others = [c for c in answer.citations[1:] if not any(c.source == l.source and c.start < l.end and l.start < c.end
                                                          for l in listed)]
-    citations = tuple(dataclasses.replace(c, n=n) for n, c in enumerate((listed + others)[:max(limit, len(listed))],
-                                                                        start=1))
-    body = _quoted(citations[:len(listed)])
+    citations = tuple(dataclasses.replace(c, n=n) for n, c in enumerate((listed + others)[:limit], start=1))
+    body = _quoted(citations[:min(len(listed), limit)])
     short = answer.short_answer or ""
     if not answer.sure:
         text = f"{UNSURE}\n\n{body}"
-    elif len(listed) == 1 and short and holds_list(short, first.text) and answer.answer.startswith(short + "\n\n"):
+    elif len(listed) == 1 and short and lists.holds_list(short, first.text) and answer.answer.startswith(short + "\n\n"):
         text = f"{short}\n\n{body}"
     else:
         text = body
     return dataclasses.replace(answer, answer=text, citations=citations)
+
+
+def _favour(findings: Findings, index: Snapshot, test: Callable[[str], bool], bonus: float) -> Findings:
+    """Return ``findings`` with the sentences that pass ``test`` scored ``bonus`` more relevant."""
+    evidence = tuple(dataclasses.replace(e, relevance=e.relevance + bonus)
+                     if test(index.article(e.passage.chunk.source).text[e.start:e.end]) else e
+                     for e in findings.evidence)
+    return dataclasses.replace(findings, evidence=evidence)
 
 
 def _without_short(answer: Answer) -> Answer:

@@ -16,7 +16,7 @@ from typing import Literal
 Kind = Literal["fact", "overview", "quote", "list", "explanation", "yesno"]
 KINDS: tuple[Kind, ...] = ("fact", "overview", "quote", "list", "explanation", "yesno")
 
-_DOCUMENT = r"(?:the |this |that )?(?:article|story|piece|text|report|document|news|page|source|articles|stories)"
+_DOCUMENT = r"(?:the |this |that |these |those |my )?(?:article|story|piece|text|report|document|news|page|source|articles|stories)"
 _OVERVIEW = re.compile(
     r"^(?:please\s+|can you\s+|could you\s+)?(?:"
     r"summari[sz]e\b|sum (?:it|this|up)\b|summary\b|give (?:me )?(?:a |the )?(?:summary|gist|overview|rundown|tl;?dr)\b"

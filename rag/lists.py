@@ -4,7 +4,8 @@
 items, and goes on in the next: a quotation that continues, a sentence that starts in lower case or with
 "And"/"Also", or one that names the same thing the question asks for ("Four smaller stops will ...").
 ``list_block`` takes those following sentences of the same paragraph; ``holds_list`` says whether a short
-answer holds the whole list. Text rules only; the answer is composed in ``compose.py``.
+answer holds the whole list; ``enumerates`` tells a sentence that lists things, which ``compose.py``
+scores ``CUE`` higher. Text rules only; the answer is composed in ``compose.py``.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .lexical import terms
 from .sentences import Sentence
 
 MAX_MORE = 2  # sentences a list may run on into
+CUE = 3.0  # added to the relevance of a sentence that lists things (the reader's logit scale)
 _GOES_ON = re.compile(r"^(?:[\"“‘'(]|[a-z]|(?:and|also|other|another|plus|besides|in addition|as well)\b)")
 _ENUMERATION = re.compile(r"[^,;:]+(?:,[^,;:]+)+,? (?:and|or) |:\s*\S")
 
@@ -35,9 +37,14 @@ def list_block(text: str, sentences: Sequence[Sentence], first: int, question: s
     return block
 
 
+def enumerates(sentence: str) -> bool:
+    """Return whether ``sentence`` lists things: "A, B and C", or a colon followed by items."""
+    return _ENUMERATION.search(sentence) is not None
+
+
 def holds_list(short: str, sentence: str) -> bool:
     """Return whether ``short`` holds the whole list ``sentence`` gives (or the sentence gives no list)."""
-    return not _ENUMERATION.search(sentence) or bool(re.search(r",| and | or ", short))
+    return not enumerates(sentence) or bool(re.search(r",| and | or ", short))
 
 
 def _nouns(sentence: str) -> set[str]:

@@ -105,6 +105,8 @@ class AskResult(BaseModel):
     short_end: int | None = Field(default=None, description="Where it ends: text[short_start:short_end].")
     sure: bool = Field(default=False, description="False when not found, or when the reader is unsure: the answer "
                        "then quotes the closest passage under a warning, and short_answer is only its best guess.")
+    answer_kind: str = Field(default="fact", description="What the question asked for: fact, overview, quote "
+                             "(who said what), list, explanation or yesno.")
 
 
 class Passage(Quoted):
@@ -227,7 +229,8 @@ def make_server(assistant: Assistant) -> RagMCPServer:
                          citations=[Cited(n=c.n, doc_id=c.doc_id, title=c.title, source=c.source,
                                           uri=article_uri(c.doc_id), start=c.start, end=c.end, text=c.text,
                                           score=c.score) for c in answer.citations],
-                         short_start=answer.short_start, short_end=answer.short_end, sure=answer.sure)
+                         short_start=answer.short_start, short_end=answer.short_end, sure=answer.sure,
+                         answer_kind=answer.answer_kind)
 
     @server.tool(name="search", title="Search the articles", description=SEARCH, annotations=read_only)
     def search_passages(query: Annotated[str, Field(description="What to look for.")], k: K = 5,

@@ -18,7 +18,7 @@ from .answerer import Answer, Citation
 from .lexical import terms
 from .sentences import Sentence
 from .stores import Snapshot
-from .summary import Method, centrality, sentence_count, summarize
+from .summary import Method, sentence_count, summarize
 
 MAX_ARTICLES = 10
 CACHED = 256
@@ -41,13 +41,14 @@ class Overviews:
         self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def answer(self, question: str, index: Snapshot, doc_id: str | None) -> Answer:
-        """Return the overview of article ``doc_id``, or of the only article, or a line per article."""
+    def answer(self, question: str, index: Snapshot, doc_id: str | None, k: int = 5) -> Answer:
+        """Return the overview of article ``doc_id``, or of the only article, or a line per article; cite at most
+        ``k`` sentences."""
         sources = index.manifest.sources
         if doc_id is None and len(sources) == 1:
             doc_id = sources[0].doc_id
         if doc_id is None:
-            return self._articles(question, index)
+            return self._articles(question, index, k)
         spans = article_sentences(index, doc_id)
         article = index.article(sources[index.article_number(doc_id)].source)
         spans = [s for s in spans if article.text[s.start:s.end].strip() != article.title.strip()] or spans
@@ -55,10 +56,9 @@ class Overviews:
             return Answer(question, "The article has no sentences to summarize.", None, False, answer_kind="overview")
         texts = [article.text[s.start:s.end] for s in spans]
         vectors = self._vectors_of(index.version, doc_id, texts)
-        scores = centrality(vectors, self.method)
-        chosen = summarize(vectors, [len(t.split()) for t in texts], sentence_count(len(texts)), self.method)
+        chosen = summarize(vectors, [len(t.split()) for t in texts], min(k, sentence_count(len(texts))), self.method)
         citations = tuple(Citation(n, article.source, article.title, doc_id, spans[i].start, spans[i].end, texts[i],
-                                   round(float(scores[i]), 4)) for n, i in enumerate(chosen, start=1))
+                                   1.0) for n, i in enumerate(chosen, start=1))  # in article order: none ranks first
         text = " ".join(f"{c.text} [{c.n}]" for c in citations)
         return Answer(question, text, None, True, citations, sure=True, answer_kind="overview")
 
@@ -69,10 +69,10 @@ class Overviews:
             return best_doc()
         return None
 
-    def _articles(self, question: str, index: Snapshot) -> Answer:
+    def _articles(self, question: str, index: Snapshot, k: int) -> Answer:
         sources = index.manifest.sources
         citations, lines = [], []
-        for info in sources[:MAX_ARTICLES]:
+        for info in sources[:min(k, MAX_ARTICLES)]:
             article = index.article(info.source)
             spans = [s for s in article_sentences(index, info.doc_id)
                      if article.text[s.start:s.end].strip() != article.title.strip()]
@@ -83,8 +83,9 @@ class Overviews:
                                 article.text[first.start:first.end], 1.0)
             citations.append(citation)
             lines.append(f"{article.title}: {citation.text} [{citation.n}]")
-        if len(sources) > MAX_ARTICLES:
-            lines.append(f"... and {len(sources) - MAX_ARTICLES} more articles; choose one in \"Ask about\".")
+        shown = min(k, MAX_ARTICLES)
+        if len(sources) > shown:
+            lines.append(f"... and {len(sources) - shown} more; choose an article in \"Ask about\" for its summary.")
         if not citations:
             return Answer(question, "The articles have no sentences to summarize.", None, False,
                           answer_kind="overview")

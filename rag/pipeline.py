@@ -17,7 +17,7 @@ from pathlib import Path
 from .answerer import Answer, Policy
 from .articles import BUNDLED_NAME, Article, bundled_article, read_article
 from .build import stale_reason
-from .compose import compose
+from .compose import compose, reading_plan
 from .embedder import Embedder, export_onnx, model_id
 from .errors import ArticleError, BrokenIndexError, InputError, OldIndexError
 from .followup import Turn, asks_something, check_history, condense, fill_in
@@ -228,17 +228,17 @@ class Assistant:
         if kind.kind == "overview":
             doc_id = article or self.overviews.named(question, loaded.index,
                                                      lambda: self._top_article(question, loaded, timings))
-            return self._timed(self.overviews.answer(question, loaded.index, doc_id), started, timings)
+            return self._timed(self.overviews.answer(question, loaded.index, doc_id, k), started, timings)
         asked = fill_in(question, history)
         queries = [q for q in dict.fromkeys([asked, condense(asked, history)]) if asks_something(q)]
         best: Findings | None = None
         for query in queries:
-            findings = self._find(asked, query, max(k, PASSAGES), within, loaded, timings)
+            findings = self._find(asked, query, max(k, PASSAGES), within, loaded, timings,
+                                  reading_plan(kind, self.plan))
             if best is None or findings.margin > best.margin:
                 best = findings
         best = best or Findings((), 0.0, 0)  # nothing to look for: declined
-        return self._timed(compose(kind, best, loaded.index, k, self.policy,
-                                   article), started, timings)
+        return self._timed(compose(kind, best, loaded.index, k, self.policy, article), started, timings)
 
     @staticmethod
     def _timed(answer: Answer, started: float, timings: dict[str, float]) -> Answer:
@@ -253,14 +253,14 @@ class Assistant:
         return passages[0].doc_id if passages else None
 
     def _find(self, question: str, query: str, depth: int, within: tuple[int, int] | None, loaded: _Loaded,
-              timings: dict[str, float]) -> Findings:
+              timings: dict[str, float], plan: Plan) -> Findings:
         """Retrieve passages for ``query`` and read them for ``question``; add each stage's time to ``timings``."""
         started = time.perf_counter()
         vector = self.encoder.embed([query])[0]
         embedded = time.perf_counter()
         passages = loaded.retriever.retrieve(query, vector, depth, within)
         retrieved = time.perf_counter()
-        findings = read_passages(self.reader, question, passages, loaded.index, self.plan)
+        findings = read_passages(self.reader, question, passages, loaded.index, plan)
         done = time.perf_counter()
         timings["embed"] += (embedded - started) * 1000
         timings["retrieve"] += (retrieved - embedded) * 1000
