@@ -173,7 +173,11 @@ def mcp_tour():
         answer = result.structured_content
         assert answer["found"] and "Le Drian" in answer["answer"] and "[1]" in answer["answer"]
         assert [c["n"] for c in answer["citations"]] == [1, 2]
+        assert answer["answer_kind"] in ("fact", "list")
         assert json.loads(result.content[0].text) == answer  # a client that reads only text sees the same
+        summary = (await session.call_tool("ask", {"question": "Give me the gist"})).structured_content
+        assert summary["answer_kind"] == "overview" and len(summary["citations"]) == 3
+        assert all(article.text[c["start"]:c["end"]] == c["text"] for c in summary["citations"])
         opened = {}
         for citation in answer["citations"]:
             contents = (await session.read_resource(citation["uri"])).contents
