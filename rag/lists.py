@@ -16,7 +16,7 @@ from .lexical import terms
 from .sentences import Sentence
 
 MAX_MORE = 2  # sentences a list may run on into
-CUE = 3.0  # added to the relevance of a sentence that lists things (the reader's logit scale)
+CUE = 3.5  # added to the relevance of a sentence that lists things (the reader's logit scale)
 _GOES_ON = re.compile(r"^(?:[\"“‘'(]|[a-z]|(?:and|also|other|another|plus|besides|in addition|as well)\b)")
 _ENUMERATION = re.compile(r"[^,;:]+(?:,[^,;:]+)+,? (?:and|or) |:\s*\S")
 

@@ -17,7 +17,8 @@ from .lexical import terms
 
 _VERB = (r"(?:said|says|told|tells|added|adds|explained|urged|warned|argued|insisted|noted|stressed|announced|asked"
          r"|wrote|writes|replied|welcomed|praised|critici[sz]ed|rejected|reacted|responded|complained|acknowledged"
-         r"|admitted|hoped|recommended|commended|called|(?:was|were|is|are) (?:disappointed|pleased|angry|delighted"
+         r"|admitted|hoped|recommended|commended|called|apologi[sz]ed|defended|denied|promised|pledged|vowed|thanked"
+         r"|accused|blamed|confirmed|(?:was|were|is|are) (?:disappointed|pleased|angry|delighted"
          r"|divided|critical|cautious))")
 _BEFORE = re.compile(rf"\b{_VERB}\b", re.IGNORECASE)
 _INVERTED = r"(?:said|says|added|adds|asked|wrote|explained|replied)"  # '"...," said Anna Berg, the mayor'
