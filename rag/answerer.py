@@ -66,6 +66,7 @@ class Answer:
     short_start: int | None = None  # the short answer is text[short_start:short_end] of citation [1]'s article
     short_end: int | None = None
     sure: bool = False  # found, and the reader is confident enough to put the short answer first
+    answer_kind: str = "fact"  # what the question asked for (rag.kinds): fact, overview, quote, list, explanation, yesno
 
 
 def compose_answer(question: str, findings: Findings, index: Snapshot, k: int = 3, policy: Policy = Policy()) -> Answer:

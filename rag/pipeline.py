@@ -13,13 +13,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .answerer import Answer, Policy, compose_answer
+from .answerer import Answer, Policy
 from .articles import BUNDLED_NAME, Article, bundled_article, read_article
 from .build import stale_reason
 from .cleaning import clean_turn
+from .compose import compose, reading_plan
 from .embedder import Embedder, export_onnx, model_id
 from .errors import ArticleError, BrokenIndexError, InputError, OldIndexError
 from .followup import Turn, asks_something, check_history, condense, fill_in
+from .kinds import analyse
+from .overview import Overviews
 from .queryencoder import FORMAT as ONNX_FORMAT
 from .queryencoder import OnnxEncoder, export_folder, load_onnx_encoder
 from .reader import Reader, shared_reader
@@ -157,6 +160,7 @@ class Assistant:
         self.encoder: Embedder | OnnxEncoder = embedder or self._query_encoder()
         self.reader = reader or shared_reader("", self.settings.threads)
         self._loaded = _Loaded(index, Retriever(index))
+        self.overviews = Overviews(lambda texts: self.encoder.embed(texts))
         self._reloading = threading.Lock()
         self._checked = time.monotonic()
 
@@ -229,28 +233,44 @@ class Assistant:
         check_k(k)
         loaded = self._loaded  # one consistent index + retriever for this question
         within = None if article is None else loaded.index.article_chunks(article)
+        kind = analyse(question)
+        timings = {"embed": 0.0, "retrieve": 0.0, "read": 0.0}
+        if kind.kind == "overview":
+            doc_id = article or self.overviews.named(question, loaded.index,
+                                                     lambda: self._top_article(question, loaded, timings))
+            return self._timed(self.overviews.answer(question, loaded.index, doc_id, k), started, timings)
         asked = fill_in(question, history)
         queries = [q for q in dict.fromkeys([asked, condense(asked, history)]) if asks_something(q)]
-        timings = {"embed": 0.0, "retrieve": 0.0, "read": 0.0}
         best: Findings | None = None
         for query in queries:
-            findings = self._find(asked, query, max(k, PASSAGES), within, loaded, timings)
+            findings = self._find(asked, query, max(k, PASSAGES), within, loaded, timings,
+                                  reading_plan(kind, self.plan))
             if best is None or findings.margin > best.margin:
                 best = findings
         best = best or Findings((), 0.0, 0)  # nothing to look for: declined
-        answer = compose_answer(question, best, loaded.index, k, self.policy)
+        return self._timed(compose(kind, best, loaded.index, k, self.policy, article), started, timings)
+
+    @staticmethod
+    def _timed(answer: Answer, started: float, timings: dict[str, float]) -> Answer:
         timings["total"] = (time.perf_counter() - started) * 1000
         return dataclasses.replace(answer, timings_ms={name: round(value, 2) for name, value in timings.items()})
 
+    def _top_article(self, query: str, loaded: _Loaded, timings: dict[str, float]) -> str | None:
+        """Return the doc_id of the article whose passage best matches ``query`` (an article a question names)."""
+        started = time.perf_counter()
+        passages = loaded.retriever.retrieve(query, self.encoder.embed([query])[0], 1)
+        timings["retrieve"] += (time.perf_counter() - started) * 1000
+        return passages[0].doc_id if passages else None
+
     def _find(self, question: str, query: str, depth: int, within: tuple[int, int] | None, loaded: _Loaded,
-              timings: dict[str, float]) -> Findings:
+              timings: dict[str, float], plan: Plan) -> Findings:
         """Retrieve passages for ``query`` and read them for ``question``; add each stage's time to ``timings``."""
         started = time.perf_counter()
         vector = self.encoder.embed([query])[0]
         embedded = time.perf_counter()
         passages = loaded.retriever.retrieve(query, vector, depth, within)
         retrieved = time.perf_counter()
-        findings = read_passages(self.reader, question, passages, loaded.index, self.plan)
+        findings = read_passages(self.reader, question, passages, loaded.index, plan)
         done = time.perf_counter()
         timings["embed"] += (embedded - started) * 1000
         timings["retrieve"] += (retrieved - embedded) * 1000

@@ -59,6 +59,23 @@ def test_json_lines_from_standard_input(tmp_path: Path, bundled_index_dir: Path)
     assert rows[2]["found"] is False and rows[2]["answer"] == "The article doesn't say."
 
 
+def test_answer_kinds_from_the_command_line(bundled_index_dir: Path):
+    questions = "Summarize the article\nWhat did Carter say about Le Drian?\nWhat are the three objectives of the plan?\n"
+    result = run("ask", "--json", "-", "--index", str(bundled_index_dir), stdin=questions)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["answer_kind"] for row in rows] == ["overview", "quote", "list"]
+    text = read_article(Path(__file__).parents[1] / "rag" / "data" / "paris-coalition-meeting.txt").text
+    for row in rows:
+        assert row["found"] and row["citations"]
+        for citation in row["citations"]:
+            assert text[citation["start"]:citation["end"]] == citation["text"]
+    starts = [c["start"] for c in rows[0]["citations"]]
+    assert len(starts) == 3 and starts == sorted(starts)
+    plain = run("ask", "--index", str(bundled_index_dir), "What are the key points?")
+    assert plain.returncode == 0 and "[3]" in plain.stdout and rows[0]["citations"][0]["text"] in plain.stdout
+
+
 def test_build_info_and_ask_a_custom_index(tmp_path: Path):
     folder = tmp_path / "news"
     folder.mkdir()

@@ -7,7 +7,7 @@ messages are accepted and ignored (answers come only from the articles). ``model
 index (``RAG_MODEL_NAME``, default ``rag-news``); sampling settings such as ``temperature`` are
 ignored. The assistant message's ``content`` is the answer with [n] markers; the citations ride
 in one extra field, ``citations``, on the message (and on the last chunk's ``delta`` when
-streaming), so a client that ignores it still shows a clean answer.
+streaming), beside ``answer_kind`` (what the question asked for), so a client that ignores it still shows a clean answer.
 """
 from __future__ import annotations
 
@@ -83,7 +83,8 @@ class _Reply:
         self.citations = [asdict(citation) for citation in answer.citations]
 
     def completion(self) -> dict[str, Any]:
-        message = {"role": "assistant", "content": self.answer.answer, "refusal": None, "citations": self.citations}
+        message = {"role": "assistant", "content": self.answer.answer, "refusal": None, "citations": self.citations,
+                   "answer_kind": self.answer.answer_kind}
         return {"id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
                 "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
                 "usage": self.usage}
@@ -93,7 +94,7 @@ class _Reply:
         yield self._chunk({"role": "assistant", "content": ""})
         for piece in answer_pieces(self.answer.answer):
             yield self._chunk({"content": piece})
-        yield self._chunk({"citations": self.citations}, finish="stop")
+        yield self._chunk({"citations": self.citations, "answer_kind": self.answer.answer_kind}, finish="stop")
         if include_usage:
             yield self._event({**self._head(), "choices": [], "usage": self.usage})
         yield "data: [DONE]\n\n"

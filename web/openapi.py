@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rag.kinds import KINDS
+
 
 def _error(description: str) -> dict[str, Any]:
     return {"description": description,
@@ -44,10 +46,12 @@ def _openai_part(max_k: int, max_bytes: int, model: str) -> tuple[dict[str, Any]
         "choices": {"type": "array", "items": {"type": "object", "required": ["index", "message", "finish_reason"],
                                                "properties": {
             "index": {"type": "integer"}, "finish_reason": {"const": "stop"},
-            "message": {"type": "object", "required": ["role", "content", "citations"], "properties": {
-                "role": {"const": "assistant"}, "content": {"type": "string"}, "citations": citations}}}}}}}
+            "message": {"type": "object", "required": ["role", "content", "citations", "answer_kind"], "properties": {
+                "role": {"const": "assistant"}, "content": {"type": "string"}, "citations": citations,
+                "answer_kind": {"type": "string", "enum": list(KINDS), "description": "Extra: what the question "
+                                "asked for (fact, overview, quote, list, explanation, yesno)."}}}}}}}}
     chunk = {"type": "object", "description": "One Server-Sent Event 'data:' line: a chat.completion.chunk whose "
-             "delta holds the role, then pieces of the content, then (with finish_reason 'stop') the citations; "
+             "delta holds the role, then pieces of the content, then (with finish_reason 'stop') the citations and answer_kind; "
              "then a usage chunk if stream_options.include_usage, then the line [DONE].",
              "properties": {"object": {"const": "chat.completion.chunk"}, "choices": {"type": "array"}}}
     model_object = {"type": "object", "required": ["id", "object", "created", "owned_by"],
@@ -115,7 +119,7 @@ def openapi_document(max_k: int, max_bytes: int, max_document: int = 1024 * 1024
     answer = {
         "type": "object",
         "required": ["question", "answer", "short_answer", "found", "citations", "timings_ms", "short_start",
-                     "short_end", "sure"],
+                     "short_end", "sure", "answer_kind"],
         "properties": {
             "question": {"type": "string"},
             "answer": {"type": "string", "description": "The whole grounded answer with [n] markers."},
@@ -129,6 +133,9 @@ def openapi_document(max_k: int, max_bytes: int, max_document: int = 1024 * 1024
                           "description": "Where it ends: text[short_start:short_end] == short_answer."},
             "sure": {"type": "boolean", "description": "False when not found, or when the reader is unsure: the "
                      "answer then quotes the closest passage under a warning instead of a short answer."},
+            "answer_kind": {"type": "string", "enum": list(KINDS),
+                            "description": "What the question asked for: a short fact, an overview of an article, "
+                            "who said what (quote), a list, an explanation (why/how) or yes/no."},
         },
     }
     ask_request = {

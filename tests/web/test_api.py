@@ -21,7 +21,8 @@ def test_ask_returns_the_same_object_as_the_cli(client, app):
     assert response.status_code == 200 and response.is_json
     data = response.get_json()
     assert list(data) == ["question", "answer", "short_answer", "found", "citations", "timings_ms", "short_start",
-                          "short_end", "sure"]
+                          "short_end", "sure", "answer_kind"]
+    assert data["answer_kind"] == "fact"
     assert data["found"] and "Carter" in data["answer"] and "Le Drian" in data["answer"]
     text = app.extensions["rag"].index.articles[0].text
     for citation in data["citations"]:
@@ -227,3 +228,18 @@ def test_an_mcp_request_id_must_be_a_string_or_a_whole_number(client, ident: obj
 def test_cors_answers_vary_by_origin(client):
     response = client.post("/api/ask", json={"question": QUESTION}, headers={"Origin": "https://news.example"})
     assert "Origin" in response.headers.get("Vary", "")
+
+
+@pytest.mark.parametrize("question, kind", [("Summarize the article", "overview"),
+                                            ("What did Carter say about Le Drian?", "quote"),
+                                            ("Why was the meeting held in Paris?", "explanation")])
+def test_answer_kinds_streamed_and_whole_cite_verbatim(client, app, question: str, kind: str):
+    whole = client.post("/api/ask", json={"question": question}).get_json()
+    stream = events(client.post("/api/ask", json={"question": question, "stream": True}).get_data(as_text=True))
+    done = stream[-1][1]
+    assert whole["answer_kind"] == done["answer_kind"] == kind and whole["citations"] == done["citations"]
+    text = app.extensions["rag"].index.articles[0].text
+    assert whole["found"] and whole["citations"]
+    for citation in whole["citations"]:
+        assert text[citation["start"]:citation["end"]] == citation["text"]
+    assert f"{whole['citations'][0]['text']} [1]" in whole["answer"]

@@ -381,10 +381,22 @@
     loadSuggestions();
   }
 
+  function suggest(question) {
+    const item = element("li");
+    item.appendChild(button(question, "suggestion", () => { if (!busy) ask(question); }));
+    suggestions.appendChild(item);
+  }
+
+  function summaryQuestion() {
+    // an overview of the chosen (or only) article; with several and none chosen, a line for each
+    return scope.value || articles.length === 1 ? "Summarize this article" : "Summarize the articles";
+  }
+
   async function loadSuggestions() {
     const target = scope.value || (articles[0] && articles[0].id);
     suggestions.textContent = "";
     if (!target) return;
+    suggest(summaryQuestion());
     let questions = [];
     try {
       questions = (await (await call("/api/documents/" + encodeURIComponent(target) + "/questions")).json()).questions;
@@ -393,11 +405,8 @@
     }
     if ((scope.value || (articles[0] && articles[0].id)) !== target) return;  // the choice changed meanwhile
     suggestions.textContent = "";
-    for (const question of questions) {
-      const item = element("li");
-      item.appendChild(button(question, "suggestion", () => { if (!busy) ask(question); }));
-      suggestions.appendChild(item);
-    }
+    suggest(summaryQuestion());
+    for (const question of questions) suggest(question);
   }
 
   function size(characters) {
