@@ -105,6 +105,12 @@ class AskResult(BaseModel):
     short_end: int | None = Field(default=None, description="Where it ends: text[short_start:short_end].")
     sure: bool = Field(default=False, description="False when not found, or when the reader is unsure: the answer "
                        "then quotes the closest passage under a warning, and short_answer is only its best guess.")
+    generated: bool = Field(default=False, description="True when a language model wrote the answer (every "
+                            "citation checked verbatim against the article); false for the extractive answer.")
+    model: str | None = Field(default=None, description="The language model that wrote the answer, or null.")
+    notice: str | None = Field(default=None, description="Why the language model's answer is not shown, or null.")
+    unsupported: list[list[int]] = Field(default_factory=list, description="[start, end] of each sentence of "
+                                         "answer that no checked citation supports.")
 
 
 class Passage(Quoted):
@@ -227,7 +233,9 @@ def make_server(assistant: Assistant) -> RagMCPServer:
                          citations=[Cited(n=c.n, doc_id=c.doc_id, title=c.title, source=c.source,
                                           uri=article_uri(c.doc_id), start=c.start, end=c.end, text=c.text,
                                           score=c.score) for c in answer.citations],
-                         short_start=answer.short_start, short_end=answer.short_end, sure=answer.sure)
+                         short_start=answer.short_start, short_end=answer.short_end, sure=answer.sure,
+                         generated=answer.generated, model=answer.model, notice=answer.notice,
+                         unsupported=[[span.start, span.end] for span in answer.unsupported])
 
     @server.tool(name="search", title="Search the articles", description=SEARCH, annotations=read_only)
     def search_passages(query: Annotated[str, Field(description="What to look for.")], k: K = 5,
