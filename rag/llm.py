@@ -24,7 +24,7 @@ from .settings import Settings
 OnText = Callable[[str], None]
 HISTORY_TURNS = 6  # the recent conversation the model sees
 HISTORY_CHARS = 1500  # of each turn
-MAX_TOKENS = 700
+MAX_TOKENS = 500  # an answer of a few sentences and their quotes
 
 SYSTEM = (
     "You answer questions about news articles using only the numbered passages you are given. "
@@ -96,15 +96,14 @@ class OpenAIWriter:
     """Drafts answers with a chat model behind an OpenAI-compatible ``base_url``, through the ``openai`` SDK."""
 
     def __init__(self, url: str, model: str = "", api_key: str = "", timeout: float = 60.0) -> None:
-        import httpx
         import openai
 
         self.url, self.timeout, self._model = url, timeout, model
         self._structured = True  # until the server refuses the JSON schema
         # trust_env=False: no proxy from the environment; requests go to ``url`` and nowhere else.
         self._client = openai.OpenAI(base_url=url, api_key=api_key or "no-key", max_retries=0,
-                                     timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-                                     http_client=httpx.Client(trust_env=False, follow_redirects=False))
+                                     timeout=openai.Timeout(timeout, connect=min(timeout, 10.0)),
+                                     http_client=openai.DefaultHttpxClient(trust_env=False))
 
     def close(self) -> None:
         """Close the connections to the server."""

@@ -9,14 +9,19 @@ there (`cached()`), so nothing downloads while they run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
+import time
+import urllib.request
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 LLAMA_CPP_PYTHON = "0.3.36"  # the source package whose vendor/llama.cpp we build
@@ -45,6 +50,37 @@ def cached() -> tuple[Path, Path] | None:
     """(server binary, GGUF) when both are in the cache, else None."""
     server, model = folder() / "llama-server", folder() / "smollm2.gguf"
     return (server, model) if server.is_file() and model.is_file() else None
+
+
+@contextlib.contextmanager
+def serve(binary: Path, model: Path, name: str = "smollm2", threads: int = 2) -> Iterator[str]:
+    """Run llama-server on a free 127.0.0.1 port (one slot, 4096 tokens of context); yield its OpenAI base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
+                                "-t", str(threads), "-c", "4096", "-np", "1", "--no-webui", "-a", name],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None:
+                raise RuntimeError(process.stderr.read().decode(errors="replace")[-2000:])
+            if time.monotonic() > deadline:
+                raise RuntimeError("llama-server did not start in 60 s")
+            time.sleep(0.2)
+        yield f"{url}/v1"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        process.stderr.close()
 
 
 def _pip_download(spec: str, into: Path, *extra: str) -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from openai import OpenAI
 from playwright.sync_api import expect, sync_playwright
-from werkzeug.serving import make_server
 
 from llm_stub import MODEL, Reply, ScriptedLLM, cited, passages
 from rag.articles import bundled_article
@@ -43,20 +41,15 @@ def llm() -> Iterator[ScriptedLLM]:
 
 
 @pytest.fixture(scope="module")
-def llm_app(bundled_index_dir: Path, llm: ScriptedLLM):
-    from web import create_app
-
-    app = create_app({"INDEX_DIR": str(bundled_index_dir), "LLM_URL": llm.url, "LLM_MODEL": MODEL})
-    yield app
-    app.extensions["rag"].writer.close()
+def llm_app(app_with_llm, llm: ScriptedLLM):
+    with app_with_llm(llm.url, MODEL) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")
-def llm_server(llm_app) -> Iterator[str]:
-    http = make_server("127.0.0.1", 0, llm_app, threaded=True)
-    threading.Thread(target=http.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
+def llm_server(serve_app, llm_app) -> Iterator[str]:
+    with serve_app(llm_app) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
