@@ -54,6 +54,14 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Span:
+    """A stretch ``text[start:end]`` of an answer."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Answer:
     """What a person sees, plus the evidence behind it."""
 
@@ -67,6 +75,12 @@ class Answer:
     short_end: int | None = None
     sure: bool = False  # found, and the reader is confident enough to put the short answer first
     answer_kind: str = "fact"  # what the question asked for (rag.kinds): fact, overview, quote, list, explanation, yesno
+    # Written by an LLM (rag/llm.py, checked by rag/grounding.py); the defaults describe an extractive answer.
+    generated: bool = False  # the answer is the model's, every citation checked verbatim
+    model: str | None = None  # the model that wrote it
+    notice: str | None = None  # one sentence: why the model's answer is not shown (then the answer is extractive)
+    unsupported: tuple[Span, ...] = ()  # sentences of ``answer`` without a checked citation
+    quotes_dropped: int = 0  # the model's quotes not found in their passages
 
 
 def compose_answer(question: str, findings: Findings, index: Snapshot, k: int = 3, policy: Policy = Policy()) -> Answer:

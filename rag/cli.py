@@ -41,6 +41,7 @@ def _ask_parser(prog: str) -> _Parser:
     parser.add_argument("--db", metavar="URL", help=DB_HELP)
     parser.add_argument("-k", type=int, help="how many citations at most (1-50, default 3)")
     parser.add_argument("--model", help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2)")
+    _llm_arguments(parser)
     return parser
 
 
@@ -55,12 +56,21 @@ def _given_path(text: str) -> Path:
     return Path(_given(text))
 
 
+def _llm_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--llm", metavar="URL", help="an OpenAI-compatible server that writes the answers, e.g. "
+                                                     "http://127.0.0.1:11434/v1; the passages are sent to it "
+                                                     "(default: RAG_LLM_URL; none: extractive answers)")
+    parser.add_argument("--llm-model", metavar="NAME", help="the model to ask for (default: RAG_LLM_MODEL, else the "
+                                                            "first one the server lists)")
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env().replace(index_dir=args.index, database_url=getattr(args, "db", None),
                                        model=getattr(args, "model", None),
                                        k=getattr(args, "k", None),
                                        chunk_tokens=getattr(args, "chunk_tokens", None),
-                                       chunk_overlap=getattr(args, "chunk_overlap", None))
+                                       chunk_overlap=getattr(args, "chunk_overlap", None),
+                                       llm_url=getattr(args, "llm", None), llm_model=getattr(args, "llm_model", None))
 
 
 def _run_ask(args: argparse.Namespace) -> int:
@@ -95,6 +105,11 @@ def _run_ask(args: argparse.Namespace) -> int:
 
 def _render(answer: Any) -> str:
     lines = [answer.answer]
+    if answer.generated and answer.found:
+        lines.append(f"(written by {answer.model}; every quote checked against the article"
+                     + (f"; {len(answer.unsupported)} sentence(s) without a source)" if answer.unsupported else ")"))
+    if answer.notice:
+        lines.append(f"({answer.notice})")
     if answer.citations:
         lines.append("")
     for citation in answer.citations:
@@ -257,6 +272,10 @@ def _run_serve(args: argparse.Namespace) -> int:
         os.environ["RAG_INDEX_DIR"] = str(args.index)
     if args.db:
         os.environ["RAG_DATABASE_URL"] = args.db
+    if args.llm:
+        os.environ["RAG_LLM_URL"] = settings.llm_url
+    if args.llm_model:
+        os.environ["RAG_LLM_MODEL"] = args.llm_model
     from web import create_app
 
     app = create_app()
@@ -333,6 +352,7 @@ def _rag_parser() -> _Parser:
     serve.add_argument("--db", metavar="URL", help=DB_HELP)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    _llm_arguments(serve)
     serve.set_defaults(run=_run_serve)
     mcp = commands.add_parser("mcp", help="serve the MCP tools ask, search and list_articles over stdio "
                                           "(for an MCP client's config file)")

@@ -23,6 +23,8 @@ from .errors import ArticleError, BrokenIndexError, InputError, OldIndexError
 from .followup import Turn, asks_something, check_history, condense, fill_in
 from .kinds import analyse
 from .overview import Overviews
+from .grounding import written_answer
+from .llm import OnText, Writer, writer_from_settings
 from .queryencoder import FORMAT as ONNX_FORMAT
 from .queryencoder import OnnxEncoder, export_folder, load_onnx_encoder
 from .reader import Reader, shared_reader
@@ -144,9 +146,10 @@ class Assistant:
 
     def __init__(self, settings: Settings | None = None, say: Say | None = None,
                  build_missing: bool = True, policy: Policy = Policy(), embedder: Embedder | None = None,
-                 reader: Reader | None = None, plan: Plan = Plan()) -> None:
+                 reader: Reader | None = None, plan: Plan = Plan(), writer: Writer | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self.say = say
+        self.writer = writer or writer_from_settings(self.settings)  # an LLM that writes answers, or None
         self.plan = plan
         self.store = open_store(self.settings)
         if not build_missing:
@@ -217,10 +220,11 @@ class Assistant:
         return encoder or self.embedder()
 
     def ask(self, question: str, k: int | None = None, history: Sequence[Turn] = (),
-            article: str | None = None) -> Answer:
+            article: str | None = None, on_text: OnText | None = None) -> Answer:
         """Answer ``question`` from the index, citing the sentences it quotes; ``history`` helps follow-ups.
 
-        ``article`` (a ``doc_id``) limits the answer to that one article.
+        ``article`` (a ``doc_id``) limits the answer to that one article. With an LLM configured, the model
+        writes the answer from the passages and ``on_text`` gets its text as it comes; its citations are checked.
 
         A question that leans on the conversation ("When will they be deployed?") is looked up twice, alone
         and with the previous question folded into the search; the reader reads the question as asked in the
@@ -248,7 +252,12 @@ class Assistant:
             if best is None or findings.margin > best.margin:
                 best = findings
         best = best or Findings((), 0.0, 0)  # nothing to look for: declined
-        return self._timed(compose(kind, best, loaded.index, k, self.policy, article), started, timings)
+        answer = compose(kind, best, loaded.index, k, self.policy, article)
+        if self.writer is not None:  # an LLM writes the answer; every quote it cites is checked (rag/grounding.py)
+            written = time.perf_counter()
+            answer = written_answer(self.writer, answer, question, history, best, loaded.index, self.policy, on_text)
+            timings["llm"] = (time.perf_counter() - written) * 1000
+        return self._timed(answer, started, timings)
 
     @staticmethod
     def _timed(answer: Answer, started: float, timings: dict[str, float]) -> Answer:

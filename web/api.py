@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,11 +47,17 @@ def ask() -> Response:
     doc_id = body.get("doc_id")
     if doc_id is not None and not isinstance(doc_id, str):
         raise InputError("The field 'doc_id' must be a string: the id of one article, or left out for all.")
-    answer = answer_to_dict(current_assistant().ask(question, k, _history(body.get("history", [])), article=doc_id))
-    if stream or request.accept_mimetypes.best == "text/event-stream":
-        return Response(stream_with_context(_events(answer)), mimetype="text/event-stream",
-                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    return jsonify(answer)
+    assistant, history = current_assistant(), _history(body.get("history", []))
+    streamed = stream or request.accept_mimetypes.best == "text/event-stream"
+    if streamed and assistant.writer is not None:
+        events = _written_events(lambda on_text: assistant.ask(question, k, history, article=doc_id, on_text=on_text))
+    else:
+        answer = answer_to_dict(assistant.ask(question, k, history, article=doc_id))
+        if not streamed:
+            return jsonify(answer)
+        events = _events(answer)
+    return Response(stream_with_context(events), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @api.get("/documents/<doc_id>")
@@ -126,6 +134,47 @@ def _events(answer: dict[str, Any]) -> Iterator[str]:
     yield _event("citations", {"citations": answer["citations"]})
     for piece in answer_pieces(answer["answer"]):
         yield _event("delta", {"text": piece})
+    yield _event("done", answer)
+
+
+def _written_events(ask: Any) -> Iterator[str]:
+    """Yield the language model's text as it writes, then the checked citations, then the whole answer (whose
+    ``answer`` replaces the draft: checked, or the extractive answer when the draft failed its checks).
+
+    The question is asked on a thread that hands over text as it comes; a bad question raises here, before any
+    event, so it is answered with a 400 like any other.
+    """
+    pieces: queue.Queue[str | None] = queue.Queue()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["answer"] = ask(pieces.put)
+        except BaseException as error:  # handed to the request's thread
+            outcome["error"] = error
+        finally:
+            pieces.put(None)
+
+    threading.Thread(target=run, name="rag-ask", daemon=True).start()
+    first = pieces.get()
+    if first is None and "error" in outcome:
+        raise outcome["error"]
+    return _drafted(first, pieces, outcome)
+
+
+def _drafted(first: str | None, pieces: queue.Queue[str | None], outcome: dict[str, Any]) -> Iterator[str]:
+    piece, sent = first, False
+    while piece is not None:
+        yield _event("delta", {"text": piece})
+        sent, piece = True, pieces.get()
+    if "error" in outcome:
+        yield _event("error", {"error": "The answer could not be finished; try again."})
+        return
+    answer = answer_to_dict(outcome["answer"])
+    if not sent:  # nothing was drafted (the extractive answer): its text in pieces, as without a model
+        for text in answer_pieces(answer["answer"]):
+            yield _event("delta", {"text": text})
+    yield _event("citations", {"citations": answer["citations"]})
     yield _event("done", answer)
 
 

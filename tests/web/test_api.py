@@ -21,8 +21,10 @@ def test_ask_returns_the_same_object_as_the_cli(client, app):
     assert response.status_code == 200 and response.is_json
     data = response.get_json()
     assert list(data) == ["question", "answer", "short_answer", "found", "citations", "timings_ms", "short_start",
-                          "short_end", "sure", "answer_kind"]
+                          "short_end", "sure", "answer_kind", "generated", "model", "notice", "unsupported",
+                          "quotes_dropped"]
     assert data["answer_kind"] == "fact"
+    assert (data["generated"], data["model"], data["notice"], data["unsupported"]) == (False, None, None, [])
     assert data["found"] and "Carter" in data["answer"] and "Le Drian" in data["answer"]
     text = app.extensions["rag"].index.articles[0].text
     for citation in data["citations"]:

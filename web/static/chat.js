@@ -162,7 +162,11 @@
     bubble.className = "message assistant" + (answer.found ? "" : " not-found");
     const byNumber = new Map(answer.citations.map((c) => [c.n, c]));
     let body = answer.answer;
-    if (answer.found && answer.sure === false && body.includes("\n\n")) {
+    if (answer.notice) bubble.appendChild(element("p", "notice", answer.notice));
+    if (answer.generated && answer.found) {
+      bubble.appendChild(element("p", "written-by", "Written by " + answer.model +
+        "; every quote checked against the article"));
+    } else if (answer.found && answer.sure === false && body.includes("\n\n")) {
       // the reader is unsure: a warning line stands where the short answer would
       bubble.appendChild(element("p", "unsure", body.slice(0, body.indexOf("\n\n"))));
       body = body.slice(body.indexOf("\n\n") + 2);
@@ -172,12 +176,27 @@
     }
     const paragraph = element("p", "answer-text");
     const cited = new Set();
-    for (const part of body.split(/(\[\d+\])/)) {
-      const match = /^\[(\d+)\]$/.exec(part);
-      const citation = match && byNumber.get(Number(match[1]));
-      if (citation) cited.add(citation.n);
-      paragraph.appendChild(citation ? citationButton(citation, part, "marker") : document.createTextNode(part));
+    // text with its [n] markers as buttons
+    const addText = (into, text) => {
+      for (const part of text.split(/(\[\d+\])/)) {
+        const match = /^\[(\d+)\]$/.exec(part);
+        const citation = match && byNumber.get(Number(match[1]));
+        if (citation) cited.add(citation.n);
+        into.appendChild(citation ? citationButton(citation, part, "marker") : document.createTextNode(part));
+      }
+    };
+    // a model's sentences that no checked citation supports are marked (offsets into answer.answer)
+    let at = 0;
+    for (const span of answer.generated ? (answer.unsupported || []) : []) {
+      addText(paragraph, body.slice(at, span.start));
+      const unsupported = element("span", "unsupported");
+      unsupported.title = "No quote from the article supports this sentence";
+      addText(unsupported, body.slice(span.start, span.end));
+      unsupported.appendChild(element("span", "unsupported-flag", "no source"));
+      paragraph.appendChild(unsupported);
+      at = span.end;
     }
+    addText(paragraph, body.slice(at));
     bubble.appendChild(paragraph);
     const shown = answer.citations.filter((c) => cited.has(c.n));
     const more = answer.citations.filter((c) => !cited.has(c.n));
