@@ -27,6 +27,7 @@ from .reading import Findings, Plan, read_passages
 from .retriever import Retriever
 from .settings import DEFAULT_MODEL, Settings
 from .stores import Snapshot, open_store
+from .support import analyse_question
 
 Say = Callable[[str], None]
 PASSAGES = 8
@@ -228,7 +229,7 @@ class Assistant:
             if best is None or findings.margin > best.margin:
                 best = findings
         best = best or Findings((), 0.0, 0)  # nothing to look for: declined
-        answer = compose_answer(question, best, loaded.index, k, self.policy)
+        answer = compose_answer(question, best, loaded.index, k, self.policy, analyse_question(asked))
         timings["total"] = (time.perf_counter() - started) * 1000
         return dataclasses.replace(answer, timings_ms={name: round(value, 2) for name, value in timings.items()})
 
