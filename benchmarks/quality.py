@@ -3,10 +3,11 @@ the table for benchmarks/QUALITY.md.
 
 Sets: the bundled article's questions (paris) and the SQuAD 2.0 Normans article (squad), each in an index of
 its own article and in an index of both; news: 60 plain questions on three short news articles of tests/data/news,
-in an index of the three; and news2: 126 questions on six more of its articles, in an index of all nine (so an
-answer can come from another article). Indexes are built in a temporary folder with the installed model, so
-the figures are those of a fresh install. Then the answer-kinds set, per kind (``benchmarks/kinds.py``).
-Nothing here asserts a target.
+in an index of the three; news2: 126 questions on six more of its articles, in an index of all nine (so an
+answer can come from another article); and news3: 26 questions on two articles of tests/data/news3, held out from
+the choice of the support checks (rag.support), in an index of those two and the nine. Indexes are built in a
+temporary folder with the installed model, so the figures are those of a fresh install. Then the answer-kinds set, per kind
+(``benchmarks/kinds.py``). Nothing here asserts a target.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from .kinds import kinds_table, measure_kinds
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 NEWS = DATA / "news"
+NEWS3 = DATA / "news3"
 COLUMNS = {"hit_at_1": "hit@1", "hit_at_3": "hit@3", "mrr": "MRR", "answer_contains_gold": "answer has gold",
            "short_exact": "short EM", "short_f1": "short F1", "median_answer_words": "median words",
            "unanswerable_refused": "unanswerable refused", "answerable_refused": "answerable refused",
@@ -55,14 +57,17 @@ def measure(threads: int, reader_folder: Path | None = None) -> list[tuple[str, 
     questions = {"paris": read_questions(DATA / "paris_questions.jsonl"),
                  "squad": read_questions(DATA / "normans_questions.jsonl"),
                  "news": read_questions(DATA / "news_questions.jsonl"),
-                 "news2": read_questions(DATA / "news2_questions.jsonl")}
+                 "news2": read_questions(DATA / "news2_questions.jsonl"),
+                 "news3": read_questions(DATA / "news3_questions.jsonl")}
     news = [read_article(path) for path in asked_articles(questions["news"])]
     every_news = [read_article(path) for path in sorted(NEWS.glob("*.txt"))]
+    held_out = [read_article(path) for path in sorted(NEWS3.glob("*.txt"))]
     result = []
     with tempfile.TemporaryDirectory(prefix="rag-quality-") as scratch:
         for label, articles, sets in (("", [paris], ["paris"]), ("", [normans], ["squad"]),
                                       (", index of both articles", [paris, normans], ["paris", "squad"]),
-                                      ("", news, ["news"]), (", index of nine articles", every_news, ["news2"])):
+                                      ("", news, ["news"]), (", index of nine articles", every_news, ["news2"]),
+                                      (", index of eleven articles", every_news + held_out, ["news3"])):
             folder = Path(scratch) / "-".join(a.doc_id for a in articles)
             settings = Settings(index_dir=folder, threads=threads)
             update_index(articles, folder, embedder, settings)

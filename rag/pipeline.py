@@ -32,6 +32,7 @@ from .reading import Findings, Plan, read_passages
 from .retriever import Retriever
 from .settings import DEFAULT_MODEL, Settings
 from .stores import Snapshot, open_store
+from .support import needs
 
 Say = Callable[[str], None]
 PASSAGES = 8
@@ -252,7 +253,7 @@ class Assistant:
             if best is None or findings.margin > best.margin:
                 best = findings
         best = best or Findings((), 0.0, 0)  # nothing to look for: declined
-        answer = compose(kind, best, loaded.index, k, self.policy, article)
+        answer = compose(kind, best, loaded.index, k, self.policy, article, needs(asked))
         if self.writer is not None:  # an LLM writes the answer; every quote it cites is checked (rag/grounding.py)
             written = time.perf_counter()
             answer = written_answer(self.writer, answer, question, history, best, loaded.index, self.policy, on_text)
