@@ -96,6 +96,10 @@ def _openai_part(max_k: int, max_bytes: int, model: str) -> tuple[dict[str, Any]
     return paths, schemas
 
 
+OFFSETS = ("A character offset into the article's text, counted in Unicode code points (as Python counts), not "
+           "UTF-16 units: in JavaScript convert first, e.g. [...text].slice(0, start).join('').length.")
+
+
 def openapi_document(max_k: int, max_bytes: int, max_document: int = 1024 * 1024, model: str = "rag-news"
                      ) -> dict[str, Any]:
     """Return the OpenAPI document for limits ``max_k``, a body of ``max_bytes``, articles of ``max_document``
@@ -107,7 +111,8 @@ def openapi_document(max_k: int, max_bytes: int, max_document: int = 1024 * 1024
             "n": {"type": "integer", "minimum": 1, "description": "The marker number, as in [1]."},
             "source": {"type": "string"}, "title": {"type": "string"},
             "doc_id": {"type": "string", "description": "Fetch the article with GET /api/documents/{doc_id}."},
-            "start": {"type": "integer", "minimum": 0}, "end": {"type": "integer", "minimum": 0},
+            "start": {"type": "integer", "minimum": 0, "description": OFFSETS},
+            "end": {"type": "integer", "minimum": 0, "description": OFFSETS},
             "text": {"type": "string", "description": "Exactly article_text[start:end]."},
             "score": {"type": "number"},
         },
