@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from .doors import run_doors
+from .hardening import hardening_section
 from .soak import percentile, rss_mb, run_soak, soak_section, start_procfile_server, wait_up, worker_pids
 
 TITLE = "# Performance results"  # the first line of the results file
@@ -431,7 +432,7 @@ def main() -> int:
     repeats, questions, copies = (2, 6, 2) if args.smoke else (5, 64, 40)
     tiers = [2_000] if args.smoke else [10_000, 100_000] + ([1_000_000] if args.large else [])
     tiers = [int(n) for n in args.tiers.split(",")] if args.tiers else tiers
-    every = {1, 2, 3, 4, 5}  # the soak (6) and the doors for other tools (7) run only when asked (--only 6,7)
+    every = {1, 2, 3, 4, 5}  # the soak (6), the doors (7) and the hardening load (9) run only when asked (--only 6,7,9)
     only = {6} if args.soak else {int(n) for n in args.only.split(",")} if args.only else every
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as scratch:
         work = Path(scratch)
@@ -443,7 +444,8 @@ def main() -> int:
             (5, lambda: ["## 5. Load", "", "Not run in the smoke version.", ""] if args.smoke
              else load_test(work, 60, [16, 64])),
             (6, lambda: soak(args)),
-            (7, lambda: run_doors(_bundled_index(args, scratch), 5 if args.smoke else 200))]
+            (7, lambda: run_doors(_bundled_index(args, scratch), 5 if args.smoke else 200)),
+            (9, lambda: hardening_section(_bundled_index(args, scratch), work, args.smoke))]
         written = {number: make() for number, make in sections if number in only}
     if only != every and args.output.is_file():
         return _replace_sections(args.output, written)

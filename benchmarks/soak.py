@@ -158,13 +158,14 @@ def _hammer(port: int, key: str, kinds: list, clients: int, seconds: float) -> _
     return tally
 
 
-def wait_up(server: subprocess.Popen, port: int) -> dict:
-    """Return /api/health once the server answers; raise if it exits or takes over three minutes."""
+def wait_up(server: subprocess.Popen, port: int, key: str = "") -> dict:
+    """Return /api/health once the server answers (with ``key``: the whole of it); raise if it exits or takes over
+    three minutes."""
     deadline = time.monotonic() + 180
     while True:
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", "/api/health")
+            connection.request("GET", "/api/health", headers={"X-API-Key": key} if key else {})
             return json.loads(connection.getresponse().read())
         except (OSError, http.client.HTTPException, ValueError):
             if server.poll() is not None or time.monotonic() > deadline:
@@ -227,7 +228,7 @@ def run_soak(index_dir: Path, seconds: float, clients: int, log: Path, warmup: f
     with log.open("wb") as output:
         server, port = start_procfile_server({"RAG_INDEX_DIR": str(index_dir), "RAG_API_KEY": key}, output)
         try:
-            health = wait_up(server, port)
+            health = wait_up(server, port, key)
             kinds = request_kinds(questions, health["sources"][0]["id"])
             workers = worker_pids(server)
             warmed, before = warm_up(port, key, kinds, clients, warmup, workers)

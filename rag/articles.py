@@ -100,7 +100,14 @@ def article_from_bytes(data: bytes, name: str, source: str, file_name: str,
         text = page_text(text, name)
     if not text.strip():
         raise ArticleError(f"{name} is empty.")
+    if not has_words(text):
+        raise ArticleError(f"{name} has no words to index (a word needs two letters or digits).")
     return make_article(text, source, file_name)
+
+
+def has_words(text: str) -> bool:
+    """Return whether ``text`` holds a word of two letters or digits: an article of 'a' or '?!' is refused."""
+    return re.search(r"[^\W_]{2}", text) is not None
 
 
 def _check_size(path: Path | str, size: int, max_megabytes: int) -> None:

@@ -173,7 +173,7 @@ def update_index(articles: list[Article], folder: Path, embedder: Embedder, sett
                 before = read_manifest(folder).sources
                 previous = None if force else load_index(folder)
             except BrokenIndexError as error:
-                if say:
+                if say and not force:  # with force the caller asked for a fresh build; nothing of the old is read
                     say(f"Rebuilding from scratch: {error}")
         report = build_index(articles, embedder, settings, previous, progress)
         save_index(report.index, folder)

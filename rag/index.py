@@ -170,10 +170,9 @@ def save_index(index: Index, folder: Path) -> Path:
     write_records(staging / RECORDS, index.articles,
                   ((numbers[c.source], c, span) for c, span in zip(index.chunks, index.chunk_sentences)),
                   zip(index.sentence_source, index.sentences))
-    vectors = faiss.serialize_index(index.chunk_vectors).tobytes()
-    (staging / VECTORS).write_bytes(vectors)
+    faiss.write_index(index.chunk_vectors, str(staging / VECTORS))
     index.bm25.save(staging / "bm25")
-    index.manifest = dataclasses.replace(index.manifest, files={VECTORS: hashlib.sha256(vectors).hexdigest()})
+    index.manifest = dataclasses.replace(index.manifest, files={VECTORS: _sha256(staging / VECTORS)})
     _write_json(staging / "manifest.json", asdict(index.manifest))
     _fsync_folder(staging)
     staging.rename(version)
@@ -217,10 +216,9 @@ def load_index(folder: Path, model: str | None = None) -> Index:
     try:
         expected = [Expected(info.sha256, info.characters, info.sentences) for info in manifest.sources]
         records = Records(version / RECORDS, expected, folder)
-        vectors = (version / VECTORS).read_bytes()
-        if VECTORS in manifest.files and hashlib.sha256(vectors).hexdigest() != manifest.files[VECTORS]:
+        if VECTORS in manifest.files and _sha256(version / VECTORS) != manifest.files[VECTORS]:
             raise _damaged(folder, f"is damaged ({VECTORS} does not match its checksum)")
-        chunk_vectors = faiss.deserialize_index(np.frombuffer(vectors, dtype=np.uint8))
+        chunk_vectors = faiss.read_index(str(version / VECTORS))
         _tune(chunk_vectors)
         bm25 = Bm25.load(version / "bm25", records.counts["chunks"])
         source_numbers = records.source_numbers()
@@ -292,6 +290,12 @@ def _manifest_and_version(folder: Path) -> tuple[Manifest, Path]:
     if wrong:
         raise _damaged(folder, f"has a damaged manifest (its {wrong[0]!r} is not a {fields[wrong[0]].__name__})")
     return manifest, version
+
+
+def _sha256(path: Path) -> str:
+    """Return the sha256 of a file, read in pieces (a FAISS file can be gigabytes)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _write_json(path: Path, value: Any) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path, PurePath
 
 import numpy as np
 
-from .articles import Article, make_article
+from .articles import Article, has_words, make_article
 from .build import build_index
 from .cleaning import TITLE_CHARS, check_article_text, clean_title
 from .embedder import Embedder
@@ -75,6 +75,8 @@ def article_from_text(text: str, title: str | None = None) -> Article:
     if not isinstance(text, str) or not text.strip():
         raise InputError("The article text is empty; paste the text of an article.")
     check_article_text(text)
+    if not has_words(text):
+        raise InputError("The article text has no words to index (a word needs two letters or digits).")
     if title is not None and (not isinstance(title, str) or len(title) > TITLE_CHARS):
         raise InputError(f"The title must be text of at most {TITLE_CHARS} characters.")
     guessed = make_article(text, "pasted")

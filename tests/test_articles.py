@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rag.articles import MEGABYTE, bundled_article, load_articles, make_article, read_article
+from rag.articles import MEGABYTE, bundled_article, has_words, load_articles, make_article, read_article
 from rag.errors import ArticleError, InputError
 from rag.settings import Settings
 
@@ -93,9 +93,10 @@ def test_folders_are_walked_in_order_and_bad_files_skipped(tmp_path: Path):
     skipped: list[str] = []
     articles = load_articles([folder], on_skip=skipped.append)
     assert [a.source for a in articles] == ["news/a.txt", "news/b.md", "news/sub/c.txt"]
-    assert len(skipped) == 3 and "empty" in skipped[0]
-    assert [message.split(" ", 1)[1] for message in skipped[1:]] == [
-        "is not a regular file (a pipe or a device); give a text file."] * 2
+    assert len(skipped) == 3
+    assert skipped[0].endswith("null.txt links outside " + str(folder) + "; only files inside the folder are read.")
+    assert "empty" in skipped[1]
+    assert skipped[2].split(" ", 1)[1] == "is not a regular file (a pipe or a device); give a text file."
 
 
 def test_folder_without_articles_is_an_error(tmp_path: Path):
@@ -154,7 +155,7 @@ def test_any_unicode_file_is_read_verbatim_or_refused_with_one_sentence(tmp_path
     except ArticleError as error:
         message = str(error)
         assert message.endswith(".") and "\n" not in message and "Traceback" not in message
-        assert not expected.strip() or (encoding == "utf-8" and "\x00" in text)
+        assert not expected.strip() or (encoding == "utf-8" and "\x00" in text) or not has_words(expected)
         return
     assert article.text == expected
     body = article.text[article.body_start:article.body_end]

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask
 
 from .api import api
+from .builder import IDLE_SECONDS, Builder
 from .documents import documents
 from .errors import register_errors
 from .jobs import Jobs
@@ -40,6 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PUBLIC_READS=False,
         MAX_DOCUMENT_BYTES=1024 * 1024,
         MAX_JOBS=4,
+        BUILDER_IDLE_SECONDS=IDLE_SECONDS,
         FETCH_ALLOW_LOOPBACK=False,
     )
     if test_config is None:
@@ -53,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["rag_mcp"] = _mcp_server(app)
     app.extensions["rag-jobs"] = Jobs(assistant.settings.index_dir / ".jobs", int(app.config["MAX_JOBS"]),
                                       app.logger.error)
+    app.extensions["rag-builder"] = Builder(float(app.config["BUILDER_IDLE_SECONDS"]))
     app.extensions["rag-suggestions"] = {}
     app.register_blueprint(api)
     app.register_blueprint(documents)

@@ -1,7 +1,7 @@
 """The index's articles under ``/api/documents``: list, add (text, file or URL), remove, add jobs, suggestions.
 
 An add is read and checked in the request (a bad file, a refused URL: 4xx at once), then indexed
-in a job (``jobs.py``) that the page polls; ``?wait=1`` waits for it. Views only read input, call
+in a job (``jobs.py``) that the page polls, by this process's builder child (``builder.py``); ``?wait=1`` waits for it. Views only read input, call
 ``rag`` and render.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from rag.articles import MEGABYTE, SUFFIXES, Article, article_from_bytes
 from rag.errors import ArticleError, InputError, MissingArticleError
 from rag.fetch import fetch_article
-from rag.library import Entry, add_articles, article_from_text, entries, remove_articles
+from rag.library import Entry, article_from_text, entries, remove_articles
 
 from .api import whole_body
 from .errors import UnsupportedMedia
@@ -43,13 +43,13 @@ def add() -> tuple[Response, int] | Response:
     request.max_content_length = limit + 64 * 1024  # room for the form's own bytes
     article = _article_from_request(limit)
     assistant = current_app.extensions["rag"]
+    builder = current_app.extensions["rag-builder"]
 
     def work(progress):  # type: ignore[no-untyped-def]
-        change = add_articles([article], assistant.settings.index_dir, assistant.embedder, assistant.settings,
-                              keep_both=True, progress=progress)
+        added, unchanged = builder.add([article], assistant.settings.index_dir, assistant.settings, keep_both=True,
+                                       progress=progress)
         assistant.reload_if_rebuilt(every=0)
-        entry = (change.added + change.unchanged)[0]
-        return {**_entry(entry), "already_indexed": not change.added}
+        return {**_entry((added + unchanged)[0]), "already_indexed": not added}
 
     job = current_app.extensions["rag-jobs"].start(article.title, article.digest, work)
     if request.args.get("wait") in ("1", "true"):

@@ -88,6 +88,8 @@ def mcp_endpoint() -> Any:
                          'and a "method".')
     if "id" in message and (not isinstance(message["id"], (str, int)) or isinstance(message["id"], bool)):
         raise InputError('The JSON-RPC "id" must be a string or a whole number; leave it out for a notification.')
+    if "params" in message and not isinstance(message["params"], dict):
+        raise InputError('The JSON-RPC "params" must be an object.')  # the SDK's own answer is pydantic's many lines
     request.environ["wsgi.input"], request.environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
     request.environ.setdefault("HTTP_ACCEPT", "application/json, text/event-stream")  # none sent: take the JSON answer
     return current_app.extensions["rag_mcp"].wsgi()  # Flask runs a returned WSGI app and streams its response

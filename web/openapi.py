@@ -115,6 +115,8 @@ WRITING = {  # what an answer says about a language model (RAG_LLM_URL); extract
     "quotes_dropped": {"type": "integer", "minimum": 0,
                        "description": "The model's quotes that were not found in their passages and were dropped."},
 }
+OFFSETS = ("A character offset into the article's text, counted in Unicode code points (as Python counts), not "
+           "UTF-16 units: in JavaScript convert first, e.g. [...text].slice(0, start).join('').length.")
 
 
 def openapi_document(max_k: int, max_bytes: int, max_document: int = 1024 * 1024, model: str = "rag-news"
@@ -128,7 +130,8 @@ def openapi_document(max_k: int, max_bytes: int, max_document: int = 1024 * 1024
             "n": {"type": "integer", "minimum": 1, "description": "The marker number, as in [1]."},
             "source": {"type": "string"}, "title": {"type": "string"},
             "doc_id": {"type": "string", "description": "Fetch the article with GET /api/documents/{doc_id}."},
-            "start": {"type": "integer", "minimum": 0}, "end": {"type": "integer", "minimum": 0},
+            "start": {"type": "integer", "minimum": 0, "description": OFFSETS},
+            "end": {"type": "integer", "minimum": 0, "description": OFFSETS},
             "text": {"type": "string", "description": "Exactly article_text[start:end]."},
             "score": {"type": "number"},
         },

@@ -227,6 +227,14 @@ def test_an_mcp_request_id_must_be_a_string_or_a_whole_number(client, ident: obj
     assert response.status_code == 400 and '"id" must be a string' in response.get_json()["error"]["message"]
 
 
+@pytest.mark.parametrize("params", ["x", [1], 5])
+def test_mcp_params_of_the_wrong_type_are_one_sentence(client, params: object):
+    response = client.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params},
+                           headers={"Accept": "application/json, text/event-stream"})
+    message = response.get_json()["error"]["message"]
+    assert response.status_code == 400 and message == 'The JSON-RPC "params" must be an object.'
+
+
 def test_cors_answers_vary_by_origin(client):
     response = client.post("/api/ask", json={"question": QUESTION}, headers={"Origin": "https://news.example"})
     assert "Origin" in response.headers.get("Vary", "")

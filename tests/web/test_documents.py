@@ -163,6 +163,8 @@ def test_concurrent_adds_all_land_and_nothing_is_lost(served):
     (lambda b: post_file(b, "story.txt", b"text", field="other"), 400, "no file"),
     (lambda b: post_json(b, {"text": "word " * 50_000}), 400, "over the"),
     (lambda b: post_json(b, {"text": ""}), 400, "empty"),
+    (lambda b: post_json(b, {"text": "a"}), 400, "no words to index"),
+    (lambda b: post_file(b, "story.txt", b"?! a"), 400, "no words to index"),
     (lambda b: post_json(b, {"text": 42}), 400, "must be a string"),
     (lambda b: post_json(b, {}), 400, "exactly one of"),
     (lambda b: post_json(b, {"text": "a", "url": "http://x.example/"}), 400, "exactly one of"),

@@ -118,6 +118,56 @@ def test_sigterm_during_an_add_stops_within_the_graceful_timeout(tmp_path: Path,
     assert (tmp_path / "index" / ".jobs" / f"{job}.json").is_file()
 
 
+def builders(worker) -> list:
+    """The worker's builder children (not multiprocessing's small resource tracker)."""
+    import psutil
+
+    found = []
+    for child in worker.children():
+        try:
+            if "resource_tracker" not in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:  # it ended meanwhile
+            pass
+    return found
+
+
+def test_adds_leave_the_workers_memory_flat(tmp_path: Path, bundled_index_dir: Path, start_procfile):
+    import psutil
+
+    shutil.copytree(bundled_index_dir, tmp_path / "index")
+    server, base = start_procfile({"RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_BUILDER_IDLE_SECONDS": "4"})
+
+    def asks() -> None:
+        for _ in range(6):  # every worker answers, and so has loaded what an ask needs
+            request = urllib.request.Request(base + "/api/ask", method="POST", headers={"Content-Type": "application/json"},
+                                             data=json.dumps({"question": "who chaired the Paris meeting?"}).encode())
+            urllib.request.urlopen(request, timeout=60).close()
+
+    try:
+        workers = psutil.Process(server.pid).children()
+        asks()
+        before = [worker.memory_info().rss for worker in workers]
+        for n in range(3):
+            add = urllib.request.Request(base + "/api/documents?wait=1", method="POST",
+                                         headers={"Content-Type": "application/json"},
+                                         data=json.dumps({"text": f"Ferry {n} leaves at noon, said Jonas Berg. " * 50}
+                                                         ).encode())
+            with urllib.request.urlopen(add, timeout=120) as response:
+                assert response.status == 201
+        asks()
+        deadline = time.monotonic() + 60
+        while any(builders(worker) for worker in workers):  # each builder exits after 4 s without an add
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        after = [worker.memory_info().rss for worker in workers]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=60)
+    growth = [b / a - 1 for a, b in zip(before, after)]
+    assert max(growth) < 0.10, (before, after)  # in the worker, one add took 276 -> 915 MB for good
+
+
 def test_rag_serve_starts_the_development_server(tmp_path: Path, bundled_index_dir: Path, free_port: int):
     port = free_port
     # Ctrl+C as in a terminal: a test run started in the background inherits SIGINT ignored, so give it back
