@@ -111,7 +111,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.llm", description=__doc__)
     parser.add_argument("--limit", type=int, help="questions per set (default: all)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds the model may take per answer")
-    parser.add_argument("--threads", type=int, default=2, help="llama-server threads")
+    parser.add_argument("--threads", type=int, default=1, help="llama-server threads")
     args = parser.parse_args()
     server = _llama_server()
     found = server.cached()

@@ -31,7 +31,9 @@ SYSTEM = (
     "Every sentence of your answer ends with a marker such as [1], and every marker has a citation: the number "
     "of the passage and a short quote copied word for word from that passage that supports the sentence. "
     "Never cite what a passage does not say. If the passages do not answer the question, set found to false and "
-    "leave the answer empty.")
+    "leave the answer empty. Reply with one line of JSON, for example: "
+    '{"found": true, "answer": "The ministers met in Paris [1].", '
+    '"citations": [{"marker": 1, "passage": 2, "quote": "met in Paris on Wednesday"}]}')
 SYSTEM_FREE_TEXT = (
     "You answer questions about news articles using only the numbered passages you are given. In every "
     "sentence, copy the words that support it from a passage in double quotes, followed by that passage's "

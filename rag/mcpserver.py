@@ -95,6 +95,13 @@ class Cited(Quoted):
     score: float = Field(description="How well this sentence supports the answer (higher is better).")
 
 
+class Stretch(BaseModel):
+    """Characters start..end of the answer."""
+
+    start: int
+    end: int
+
+
 class AskResult(BaseModel):
     """A grounded answer and the evidence behind it."""
 
@@ -112,8 +119,8 @@ class AskResult(BaseModel):
                             "citation checked verbatim against the article); false for the extractive answer.")
     model: str | None = Field(default=None, description="The language model that wrote the answer, or null.")
     notice: str | None = Field(default=None, description="Why the language model's answer is not shown, or null.")
-    unsupported: list[list[int]] = Field(default_factory=list, description="[start, end] of each sentence of "
-                                         "answer that no checked citation supports.")
+    unsupported: list[Stretch] = Field(default_factory=list, description="Each sentence of answer "
+                                       "(answer[start:end]) that no checked citation supports.")
 
 
 class Passage(Quoted):
@@ -238,7 +245,8 @@ def make_server(assistant: Assistant) -> RagMCPServer:
                                           score=c.score) for c in answer.citations],
                          short_start=answer.short_start, short_end=answer.short_end, sure=answer.sure,
                          answer_kind=answer.answer_kind, generated=answer.generated, model=answer.model,
-                         notice=answer.notice, unsupported=[[span.start, span.end] for span in answer.unsupported])
+                         notice=answer.notice,
+                         unsupported=[Stretch(start=span.start, end=span.end) for span in answer.unsupported])
 
     @server.tool(name="search", title="Search the articles", description=SEARCH, annotations=read_only)
     def search_passages(query: Annotated[str, Field(description="What to look for.")], k: K = 5,

@@ -252,9 +252,11 @@ def test_ask_llm_says_which_model_wrote_the_answer(bundled_index_dir: Path, llm,
     (["--llm", "127.0.0.1:8080"], "The LLM URL must start with http:// or https://"),
 ])
 def test_a_bad_llm_url_is_one_sentence(argv: list[str], words: str, capsys) -> None:
-    from rag.cli import ask_main
+    from rag.cli import ask_main, rag_main
 
     assert ask_main([*argv, QUESTION]) == 2
+    assert words in capsys.readouterr().err
+    assert rag_main(["serve", *argv]) == 2
     assert words in capsys.readouterr().err
 
 

@@ -152,7 +152,8 @@ def openapi_document(max_k: int, max_bytes: int, max_document: int = 1024 * 1024
             "short_end": {"type": ["integer", "null"], "minimum": 0,
                           "description": "Where it ends: text[short_start:short_end] == short_answer."},
             "sure": {"type": "boolean", "description": "False when not found, or when the reader is unsure: the "
-                     "answer then quotes the closest passage under a warning instead of a short answer."},
+                     "answer then quotes the closest passage under a warning instead of a short answer. For a "
+                     "language model's answer (generated): true when every sentence has a checked citation."},
             "answer_kind": {"type": "string", "enum": list(KINDS),
                             "description": "What the question asked for: a short fact, an overview of an article, "
                             "who said what (quote), a list, an explanation (why/how) or yes/no."},

@@ -74,8 +74,8 @@ def check(answer: dict) -> None:
     assert len(answer["citations"]) == 1 and answer["quotes_dropped"] == 1
     for citation in answer["citations"]:
         assert article.text[citation["start"]:citation["end"]] == citation["text"]
-    spans = [(s["start"], s["end"]) if isinstance(s, dict) else tuple(s) for s in answer["unsupported"]]
-    assert [answer["answer"][s:e] for s, e in spans] == ["They met on the Moon.", "It went well."]
+    assert [answer["answer"][s["start"]:s["end"]] for s in answer["unsupported"]] == ["They met on the Moon.",
+                                                                                      "It went well."]
 
 
 def test_api_ask_returns_the_checked_answer_as_the_openapi_document_says(llm_app) -> None:
@@ -130,7 +130,7 @@ def test_the_openai_door_carries_the_model_and_the_checks(llm_server: str) -> No
 
 def test_mcp_ask_says_which_model_wrote_it(llm_server: str) -> None:
     async def run() -> dict:
-        async with httpx2.AsyncClient() as http, \
+        async with httpx2.AsyncClient(timeout=120) as http, \
                 streamable_http_client(f"{llm_server}/mcp", http_client=http) as (read, write), \
                 ClientSession(read, write) as mcp:
             await mcp.initialize()
