@@ -67,7 +67,8 @@ def compose(asked: Asked, findings: Findings, index: Snapshot, k: int, policy: P
 def _quote(asked: Asked, fact: Answer, findings: Findings, index: Snapshot, limit: int,
            article: str | None) -> Answer | None:
     """Return the answer citing the named speaker's sentences, or None when no article names that speaker; the
-    short-fact answer ``fact`` lends its short answer (the reader's guess, not shown) when it is in the same article."""
+    short-fact answer ``fact`` lends its short answer (the reader's guess, not shown) and its ``sure`` when it is in
+    the same article (``sure`` is the reader's confidence in that short answer)."""
     doc_ids = [article] if article else list(dict.fromkeys(e.passage.doc_id for e in findings.evidence))[:ARTICLES]
     best: tuple[float, str, list[int], list[Sentence]] | None = None
     for doc_id in doc_ids:
@@ -87,7 +88,7 @@ def _quote(asked: Asked, fact: Answer, findings: Findings, index: Snapshot, limi
     same = fact.found and fact.citations[0].doc_id == doc_id
     return Answer(asked.question, _quoted(citations), fact.short_answer if same else None, True, citations,
                   short_start=fact.short_start if same else None, short_end=fact.short_end if same else None,
-                  sure=True, answer_kind="quote")
+                  sure=same and fact.sure, answer_kind="quote")
 
 
 def _whole_list(asked: Asked, answer: Answer, index: Snapshot, limit: int) -> Answer:
