@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 from .stores import Snapshot
 from .reading import Evidence, Findings
+from .support import Needs, check_support, needs
 
 NOT_FOUND = "The article doesn't say."
 UNSURE = "Not sure this answers the question; the closest passage:"
@@ -37,6 +38,7 @@ class Policy:
     second_within: float = 1.0  # quote a second sentence when its score is this close to the first
     max_quoted: int = 2
     headline_words: int = 12  # a longer short answer (a quotation, a clause) is not repeated above its sentence
+    checks: tuple[str, ...] = ("terms", "kind", "counted", "echo")  # what a sure answer must pass (rag.support.CHECKS)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,14 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Span:
+    """A stretch ``text[start:end]`` of an answer."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Answer:
     """What a person sees, plus the evidence behind it."""
 
@@ -67,14 +77,28 @@ class Answer:
     short_end: int | None = None
     sure: bool = False  # found, and the reader is confident enough to put the short answer first
     answer_kind: str = "fact"  # what the question asked for (rag.kinds): fact, overview, quote, list, explanation, yesno
+    # Written by an LLM (rag/llm.py, checked by rag/grounding.py); the defaults describe an extractive answer.
+    generated: bool = False  # the answer is the model's, every citation checked verbatim
+    model: str | None = None  # the model that wrote it
+    notice: str | None = None  # one sentence: why the model's answer is not shown (then the answer is extractive)
+    unsupported: tuple[Span, ...] = ()  # sentences of ``answer`` without a checked citation
+    quotes_dropped: int = 0  # the model's quotes not found in their passages
 
 
-def compose_answer(question: str, findings: Findings, index: Snapshot, k: int = 3, policy: Policy = Policy()) -> Answer:
-    """Quote the sentence with the best answer (and a close second) and cite up to ``k`` in all; or decline."""
-    sure = findings.margin > policy.sure_above
-    if not findings.evidence or findings.margin <= policy.answer_above or not (sure or related(findings, policy)):
+def compose_answer(question: str, findings: Findings, index: Snapshot, k: int = 3, policy: Policy = Policy(),
+                   wanted: Needs | None = None) -> Answer:
+    """Quote the sentence with the best answer (and a close second) and cite up to ``k`` in all; or decline.
+
+    The answer is sure when the reader's margin clears ``policy.sure_above`` and the answer passes the support
+    checks ``policy.checks`` (``rag.support``) for ``wanted``, what the question needs (``question``'s by default);
+    otherwise it is hedged, or declined when off topic."""
+    if not findings.evidence or findings.margin <= policy.answer_above:
         return Answer(question, NOT_FOUND, None, False)
     ranked = sorted(findings.evidence, key=lambda e: (-score(e, policy), e.passage.rank, e.start))
+    support = check_support(wanted or needs(question), ranked[0], findings, index)
+    sure = findings.margin > policy.sure_above and not set(support.doubts) & set(policy.checks)
+    if not (sure or related(findings, policy)):
+        return Answer(question, NOT_FOUND, None, False)
     top = score(ranked[0], policy)
     quoted_count = min(k, 1 + sum(1 for e in ranked[1:policy.max_quoted]
                                   if score(e, policy) >= top - policy.second_within))

@@ -3,7 +3,8 @@
 Question rows: ``{"id", "question", "doc", "answers": [str], "answer_spans": [[start, end], ...]}``;
 ``answers == []`` marks a question the article cannot answer. A citation is a
 hit when it overlaps a gold answer span in the right document. Answer text is
-compared after SQuAD normalization (lower case, no punctuation or articles).
+compared after SQuAD normalization (lower case, no punctuation or articles). Calibration (is an answer shown as
+sure right?) is judged by ``judged_right``.
 """
 from __future__ import annotations
 
@@ -51,6 +52,8 @@ class Report:
     unanswerable_hedged: float  # answered, but under the unsure warning instead of a short answer
     answerable_hedged: float
     sure_short_f1: float  # short-answer F1 of the answerable questions answered as sure
+    sure_precision: float  # of the answers shown as sure, the share judged right (see judged_right)
+    answerable_right_sure: float  # of the answerable questions, the share answered as sure and judged right
     citations_verbatim: float
     answer_text_verbatim: float
     latency_p50_ms: float
@@ -94,6 +97,31 @@ def token_f1(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+RIGHT_F1 = 0.5  # the short-answer F1 from which an answer counts as right
+
+
+def judged_right(short: str | None, answers: list[str]) -> bool:
+    """Return whether a short answer counts as right for the calibration figures.
+
+    Right: the question is answerable (``answers`` not empty) and the short answer has SQuAD token F1 >= RIGHT_F1
+    against a gold answer, or holds a whole gold answer (normalized, on word boundaries). A sure answer to an
+    unanswerable question is wrong. These figures use it:
+
+    - ``sure_precision``: answers shown as sure (found and sure) that are right, over all answers shown as sure
+      (1.0 when none is: nothing wrong was claimed);
+    - ``answerable_right_sure``: answerable questions answered as sure and right, over all answerable ones.
+
+    Example: gold ["Lepik and Vilkas"]: "Kadri Lepik" is wrong (F1 0.4), "Lepik and Vilkas told reporters" right
+    (it holds the gold), and so is "Vilkas" (F1 0.5: a third of the gold's words, all of its own); gold ["3"]:
+    "3 days" right, "13 days" wrong.
+    """
+    if not short or not answers:
+        return False
+    held = f" {normalize(short)} "
+    return any(token_f1(short, gold) >= RIGHT_F1 or (normalize(gold) and f" {normalize(gold)} " in held)
+               for gold in answers)
+
+
 def evaluate(assistant: Assistant, questions: list[Question], k: int = 5) -> Report:
     """Ask every question and measure the answers against the gold spans."""
     index = assistant.index
@@ -104,6 +132,8 @@ def evaluate(assistant: Assistant, questions: list[Question], k: int = 5) -> Rep
     hedged_unanswerable = 0
     hedged: list[bool] = []
     sure_f1s: list[float] = []
+    sure_right: list[bool] = []  # one per answer shown as sure: judged right?
+    right_sure: list[bool] = []  # one per answerable question: answered as sure and judged right?
     verbatim = cited = answer_chars = answer_verbatim_chars = 0
     failures: list[dict[str, object]] = []
     for row in questions:
@@ -118,13 +148,17 @@ def evaluate(assistant: Assistant, questions: list[Question], k: int = 5) -> Rep
         answer_chars += grounded[1]
         answer_verbatim_chars += grounded[0]
         source = by_name.get(Path(row.doc).name, row.doc)
+        sure = answer.found and answer.sure
+        right = judged_right(answer.short_answer, row.answers)
+        if sure:
+            sure_right.append(right)
         if not row.answers:
             unanswerable += 1
             refused_unanswerable += not answer.found
             hedged_unanswerable += answer.found and not answer.sure
             if answer.found:
                 failures.append({"id": row.id, "question": row.question, "problem": "answered an unanswerable question",
-                                 "answer": answer.answer})
+                                 "sure": sure, "answer": answer.answer})
             continue
         refused_answerable += not answer.found
         rank = next((c.n for c in answer.citations if c.source == source and any(
@@ -136,11 +170,13 @@ def evaluate(assistant: Assistant, questions: list[Question], k: int = 5) -> Rep
         exact.append(bool(short) and normalize(short) in gold)
         f1s.append(max(token_f1(short, a) for a in row.answers) if short else 0.0)
         hedged.append(answer.found and not answer.sure)
+        right_sure.append(sure and right)
         if answer.sure:
             sure_f1s.append(f1s[-1])
-        if rank != 1 or not contains[-1]:
+        if rank != 1 or not contains[-1] or (sure and not right):
             failures.append({"id": row.id, "question": row.question, "gold": row.answers, "rank": rank,
-                             "found": answer.found, "answer": answer.answer})
+                             "found": answer.found, "sure": sure, "short_answer": answer.short_answer,
+                             "answer": answer.answer})
     answerable = len(ranks)
 
     def share(values: list[bool] | list[float]) -> float:
@@ -158,6 +194,7 @@ def evaluate(assistant: Assistant, questions: list[Question], k: int = 5) -> Rep
         answerable_refused=round(refused_answerable / answerable, 4) if answerable else 0.0,
         unanswerable_hedged=round(hedged_unanswerable / unanswerable, 4) if unanswerable else 0.0,
         answerable_hedged=share(hedged), sure_short_f1=share(sure_f1s),
+        sure_precision=share(sure_right) if sure_right else 1.0, answerable_right_sure=share(right_sure),
         citations_verbatim=round(verbatim / cited, 4) if cited else 1.0,
         answer_text_verbatim=round(answer_verbatim_chars / answer_chars, 4) if answer_chars else 1.0,
         latency_p50_ms=round(latencies[len(latencies) // 2], 2) if latencies else 0.0,

@@ -108,6 +108,12 @@ class AskResult(BaseModel):
                        "then quotes the closest passage under a warning, and short_answer is only its best guess.")
     answer_kind: str = Field(default="fact", description="What the question asked for: fact, overview, quote "
                              "(who said what), list, explanation or yesno.")
+    generated: bool = Field(default=False, description="True when a language model wrote the answer (every "
+                            "citation checked verbatim against the article); false for the extractive answer.")
+    model: str | None = Field(default=None, description="The language model that wrote the answer, or null.")
+    notice: str | None = Field(default=None, description="Why the language model's answer is not shown, or null.")
+    unsupported: list[list[int]] = Field(default_factory=list, description="[start, end] of each sentence of "
+                                         "answer that no checked citation supports.")
 
 
 class Passage(Quoted):
@@ -231,7 +237,8 @@ def make_server(assistant: Assistant) -> RagMCPServer:
                                           uri=article_uri(c.doc_id), start=c.start, end=c.end, text=c.text,
                                           score=c.score) for c in answer.citations],
                          short_start=answer.short_start, short_end=answer.short_end, sure=answer.sure,
-                         answer_kind=answer.answer_kind)
+                         answer_kind=answer.answer_kind, generated=answer.generated, model=answer.model,
+                         notice=answer.notice, unsupported=[[span.start, span.end] for span in answer.unsupported])
 
     @server.tool(name="search", title="Search the articles", description=SEARCH, annotations=read_only)
     def search_passages(query: Annotated[str, Field(description="What to look for.")], k: K = 5,

@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import ModelError
 from .sessions import LazySession
+from .spans import tidy, whole_list
 
 FORMAT = "rag-reader v2"  # v2: the graph takes no attention mask (windows are never padded)
 MASKED_FORMAT = "rag-reader v1"  # a reader exported before v2 (its graph takes an attention mask): still read
@@ -202,6 +203,25 @@ def cut(question: str, texts: list[Text], tokens: Tokens, max_tokens: int = MAX_
     return pieces
 
 
+LIST_WITHIN = 3.0  # a whole list of names is the answer when its ends score this close to the best span's
+
+
+def edges(text: str, offsets: np.ndarray, starts: np.ndarray, ends: np.ndarray, first: int, last: int,
+          low: int, high: int) -> tuple[int, int]:
+    """Return the character span of tokens ``first``-``last``, widened to the whole list of names it is one item of
+    when the reader scores that list's first and last tokens within ``LIST_WITHIN`` of the span's own, and tidied
+    (``spans.tidy``: no open bracket or quote left unclosed, no dangling "and")."""
+    start, end = int(offsets[first, 0]), int(offsets[last, 1])
+    listed = whole_list(text, start, end, low, high)
+    if listed is not None:
+        new_first = np.flatnonzero(offsets[:, 0] == listed[0])
+        new_last = np.flatnonzero(offsets[:, 1] == listed[1])
+        if (len(new_first) and len(new_last) and starts[new_first[0]] >= starts[first] - LIST_WITHIN
+                and ends[new_last[-1]] >= ends[last] - LIST_WITHIN):
+            start, end = listed
+    return tidy(text, start, end, low, high)
+
+
 def decode(texts: list[Text], pieces: list[tuple[int, Window]], outputs: list[np.ndarray]) -> list[Reading]:
     """Turn the model's logits for ``pieces`` (from ``cut``) into one Reading per Text."""
     found: list[dict[int, SentenceReading]] = [{} for _ in texts]
@@ -219,9 +239,9 @@ def decode(texts: list[Text], pieces: list[tuple[int, Window]], outputs: list[np
             old = found[number].get(sentence)
             if old is None or score > old.span:
                 start, end = text.sentences[sentence]
+                span_start, span_end = edges(text.text, window.offsets, starts, ends, first, last, start, end)
                 found[number][sentence] = SentenceReading(
-                    start, end, int(window.offsets[first, 0]), int(window.offsets[last, 1]), score,
-                    max(relevance, old.relevance) if old else relevance)
+                    start, end, span_start, span_end, score, max(relevance, old.relevance) if old else relevance)
     return [Reading(tuple(sorted(f.values(), key=lambda s: (-s.span, s.start))), n)
             for f, n in zip(found, no_answer)]
 

@@ -69,17 +69,48 @@ def _cut_long(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
 
 
 def _sentences_of(doc, text: str, offset: int) -> list[Sentence]:  # type: ignore[no-untyped-def]
-    """Turn a spaCy doc into trimmed Sentences; a sentence of only punctuation joins the one before."""
+    """Turn a spaCy doc into trimmed Sentences, mending the splits the statistical recognizer gets wrong: a
+    sentence of only punctuation, or one that cannot start a sentence (a lower-case word, "." or ")", the rest of
+    a bracket), joins the one before; an opening quote or bracket left at a sentence's end moves to the next."""
     spans: list[list[int]] = []
     for sent in doc.sents:
         start, end = _trim(text, offset + sent.start_char, offset + sent.end_char)
         if start >= end:
             continue
-        if spans and not any(char.isalnum() for char in text[start:end]):
+        if spans and (not any(char.isalnum() for char in text[start:end]) or _continues(text, *spans[-1], start)):
             spans[-1][1] = end
             continue
+        if spans and _opens_next(text, *spans[-1]):
+            spans[-1][1], start = _trim(text, spans[-1][0], spans[-1][1] - 1)[1], spans[-1][1] - 1
         spans.append([start, end])
     return [Sentence(start, end) for start, end in spans]
+
+
+_OPENING = "\"'\u201c\u2018\u201d\u2019([{"
+_ENDED = re.compile("[.!?\u2026][)\\]]*$")  # a sentence end (after a closing quote, a lower-case word goes on)
+_NO_START = ".,;:!?%)]}\u2019\u201d-"
+
+
+def _continues(text: str, start: int, end: int, next_start: int) -> bool:
+    """Return whether the sentence at ``next_start`` goes on from ``text[start:end]``: it begins with a mark no
+    sentence starts with ("Lt" / ". Col. Menichini"), or with a lower-case word after no full stop, or closes a
+    bracket the other left open ("33 degrees [" / "Fahrenheit]")."""
+    first = text[next_start]
+    if first in _NO_START or (first.islower() and not _ENDED.search(text, start, end)):
+        return True
+    for opener, closer in ("()", "[]"):
+        if text.count(opener, start, end) > text.count(closer, start, end):
+            rest = text[next_start:next_start + 200]
+            at = rest.find(closer)
+            if at >= 0 and opener not in rest[:at]:
+                return True
+    return False
+
+
+def _opens_next(text: str, start: int, end: int) -> bool:
+    """Return whether ``text[start:end]`` ends in a quote or bracket that opens the next sentence ("... told
+    reporters. '" / "We are ...")."""
+    return end - start >= 2 and text[end - 1] in _OPENING and text[end - 2].isspace()
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

@@ -161,3 +161,10 @@ def test_any_unicode_file_is_read_verbatim_or_refused_with_one_sentence(tmp_path
     assert 0 <= article.body_start <= article.body_end <= len(article.text)
     assert body and body == body.strip()
     assert article.title and "\n" not in article.title
+
+
+def test_a_match_reports_last_lines_are_the_articles_own_not_boilerplate():
+    text = ("United beat Chelsea 2-1 on Saturday.\n\nScorers: Ronaldo 12, Giggs 80\n\nAtt: 47,111\n\n"
+            "Ref: Anthony Taylor\n\nShare\n\nMore In Sport")
+    article = make_article(text, "match.txt")
+    assert article.text[article.body_start:article.body_end].endswith("Ref: Anthony Taylor")

@@ -58,8 +58,9 @@ def test_bundled_questions_land_in_the_bundled_article_of_a_two_article_index(co
 
 @pytest.fixture(scope="module")
 def news(tmp_path_factory, embedder) -> Assistant:
-    """The three news articles of tests/data/news in one index."""
-    return indexed(tmp_path_factory.mktemp("news") / "index", embedder, sorted((DATA / "news").glob("*.txt")))
+    """The three news articles of news_questions.jsonl in one index (tests/data/news holds more for news2)."""
+    docs = sorted({row.doc for row in read_questions(DATA / "news_questions.jsonl")})
+    return indexed(tmp_path_factory.mktemp("news") / "index", embedder, [DATA / "news" / doc for doc in docs])
 
 
 def test_news_questions_on_three_articles(news):

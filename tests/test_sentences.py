@@ -40,3 +40,40 @@ def test_a_text_over_spacys_default_max_length_is_split_in_pieces_with_exact_off
     assert all(a.end <= b.start for a, b in zip(sentences, sentences[1:]))
     assert {f"Report {n} came from Zo\u00eb in Paris." for n in range(960)} <= set(texts)
     assert texts[-1] == "Did it?" and sum(t.startswith("Line ") for t in texts) >= 29
+
+
+def test_amounts_and_initialisms_stay_inside_their_sentence():
+    text = ("Gazprom agreed to pay $27bn for the stake, or 260.75bn roubles ($3.37bn; £2.7bn), the U.S. firm said. "
+            "Analysts called the price high.")
+    article = make_article(text, "amounts.txt")
+    texts = [article.text[s.start:s.end] for s in split_sentences(article)]
+    assert texts == [text[:text.index(" Analysts")], "Analysts called the price high."]
+
+
+def test_an_opening_quote_left_at_a_sentence_end_moves_to_the_next_sentence():
+    text = "'We are second,' forward Pedro told reporters. 'We have a very clear idea of our style.' He left."
+    article = make_article(text, "quotes.txt")
+    texts = [article.text[s.start:s.end] for s in split_sentences(article)]
+    assert texts == ["'We are second,' forward Pedro told reporters.", "'We have a very clear idea of our style.'",
+                     "He left."]
+
+
+def test_a_split_that_leaves_a_bracket_or_a_lower_case_word_to_start_a_sentence_is_mended():
+    text = "It was about 33 degrees [Fahrenheit], he added. Lt. Col. Menichini said: \"Stop!\" and left. Then rain."
+    article = make_article(text, "mend.txt")
+    texts = [article.text[s.start:s.end] for s in split_sentences(article)]
+    assert all(t[0].isupper() or t[0] in "\"'" for t in texts)
+    assert "It was about 33 degrees [Fahrenheit], he added." in texts and texts[-1] == "Then rain."
+
+
+def test_a_match_reports_short_lines_are_sentences_of_their_own():
+    text = ("United beat Chelsea 2-1 on Saturday.\n\nScorers: Ronaldo 12, Giggs 80.\n"
+            "Att: 47,111 Ref: Anthony Taylor")
+    article = make_article(text, "match.txt")
+    texts = [article.text[s.start:s.end] for s in split_sentences(article)]
+    assert texts[-1] == "Att: 47,111 Ref: Anthony Taylor" and "Scorers: Ronaldo 12, Giggs 80." in texts
+
+
+def test_a_text_in_lower_case_keeps_its_sentences():
+    article = make_article("the council met on monday. it voted to close the bridge. repairs start in june.", "lc.txt")
+    assert len(split_sentences(article)) == 3

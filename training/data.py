@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 from rag.articles import Article
-from rag.lexical import Bm25
 from rag.reader import MAX_TOKENS, Tokens, Window, sentence_of_tokens, windows
 from rag.sentences import split_sentences
 
@@ -79,20 +78,46 @@ class Question:
     answers: tuple[tuple[str, int], ...]
 
 
-def read_train(path: Path) -> tuple[list[tuple[str, str]], list[Question]]:
-    """Read ``train.jsonl``: the paragraphs (texts, not yet split) and the questions on them."""
+def read_train(path: Path, mix: tuple[tuple[Path, float], ...] = (), seed: int = 13
+               ) -> tuple[list[tuple[str, str]], list[Question]]:
+    """Read ``train.jsonl`` and the ``mix`` files (same layout, each with a weight): the paragraphs (texts, not yet
+    split, each once) and the questions on them.
+
+    A weight below 1 keeps a seeded sample of that share of the file's questions, above 1 repeats them (2.5: every
+    question twice, half of them a third time); ``train.jsonl`` has weight 1."""
     texts: dict[tuple[str, str], int] = {}
     paragraphs: list[tuple[str, str]] = []
     questions = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        key = (row["title"], row["context"])
-        if key not in texts:
-            texts[key] = len(paragraphs)
-            paragraphs.append(key)
-        answers = tuple((a["text"], int(a["answer_start"])) for a in row["answers"])
-        questions.append(Question(row["id"], row["question"], texts[key], () if row["is_impossible"] else answers))
+    for number, (source, weight) in enumerate(((path, 1.0), *mix)):
+        rng = random.Random(f"{seed}-{number}")
+        for line in source.read_text(encoding="utf-8").splitlines():
+            copies = int(weight) + (rng.random() < weight - int(weight))
+            if not copies:
+                continue
+            row = json.loads(line)
+            key = (row["title"], row["context"])
+            if key not in texts:
+                texts[key] = len(paragraphs)
+                paragraphs.append(key)
+            answers = () if row["is_impossible"] else tuple((a["text"], int(a["answer_start"])) for a in row["answers"])
+            for copy in range(copies):
+                qid = row["id"] if copy == 0 else f"{row['id']}#{copy + 1}"
+                questions.append(Question(qid, row["question"], texts[key], answers))
     return paragraphs, questions
+
+
+def no_answer_shares(questions: list[Question], share: float, dropped: float, cut: float,
+                     swapped: float) -> tuple[float, float, float]:
+    """Return the dropped, cut and swapped shares scaled (each at most 1) so that about ``share`` of all groups
+    have no answer: the questions' own unanswerable ones plus the groups made from answerable ones.
+
+    Example: 90 answerable and 10 unanswerable questions, share 0.3, shares (0.2, 0.2, 0): about 29 more no-answer
+    groups are needed (0.3 of the 129 groups then made), so (0.16, 0.16, 0). The made groups fall somewhat short
+    (a cut or swap is not always possible)."""
+    answerable = sum(1 for q in questions if q.answers)
+    needed = max(0.0, (share * len(questions) - (len(questions) - answerable)) / (1 - share))
+    scale = needed / (answerable * (dropped + cut + swapped)) if answerable else 0.0
+    return min(1.0, dropped * scale), min(1.0, cut * scale), min(1.0, swapped * scale)
 
 
 def read_dev(path: Path) -> tuple[list[tuple[str, str]], list[Question], dict[str, list[str]]]:
@@ -247,6 +272,8 @@ def make_groups(paragraphs: list[Paragraph], questions: list[Question], tokens: 
     ``cut_share`` of the answerable ones also with its answer's sentence cut out (``without_answer``),
     ``swapped_share`` of them also asked with an entity swapped (``swap_entity``) as no-answer groups, and
     ``loosened_share`` of them asked with fewer of the paragraph's words (``loosen``)."""
+    from rag.lexical import Bm25  # here, so that a GPU machine without bm25s can load packed groups
+
     rng = random.Random(seed)
     found, pools = entity_pools(paragraphs, questions) if swapped_share else ([], {})
     by_title: dict[str, list[int]] = collections.defaultdict(list)

@@ -23,11 +23,14 @@ def parser(description: str) -> argparse.ArgumentParser:
     """Return the parser of ``python -m training``."""
     parser = argparse.ArgumentParser(prog="python -m training", description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=["prepare", "train", "export", "all", "smoke"])
+    parser.add_argument("step", choices=["prepare", "train", "export", "all", "smoke", "pack"])
     parser.add_argument("--data", type=Path, help="folder with train.jsonl and dev.json (default "
                         "../shared/training/squad; smoke: tests/data/squad-sample)")
     parser.add_argument("--run", type=Path, help=f"run folder (default {RUNS.name}/reader; smoke: {RUNS.name}/smoke, "
                         "which each smoke run starts over)")
+    parser.add_argument("--packed", type=Path, help="pack: where to write the prepared data packed small (for a GPU "
+                        "machine); train/export: read the data from such a pack instead of --data")
+    parser.add_argument("--device", default="cpu", help="train on this torch device (cuda: a GPU, in bf16)")
     parser.add_argument("--out", type=Path, default=SHIPPED, help="where export writes the shipped model")
     parser.add_argument("--cache", type=Path, default=HERE / "cache", help="where prepared data is kept")
     parser.add_argument("--epochs", type=float, default=2.0)
@@ -36,6 +39,12 @@ def parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--distractors", type=int, default=1)
     parser.add_argument("--dropped-share", type=float, default=0.2,
                         help="share of answerable questions also trained as no-answer groups without their paragraph")
+    parser.add_argument("--mix", action="append", default=[], metavar="FILE=WEIGHT",
+                        help="also train on this jsonl file (train.jsonl's layout), its questions weighted: 0.5 takes "
+                        "a seeded half of them, 2 each twice (repeat for several files)")
+    parser.add_argument("--no-answer-share", type=float, default=0.0,
+                        help="make about this share of the groups no-answer ones, scaling the --dropped-share, "
+                        "--cut-share and --swapped-share of the answerable questions (0: use those shares as given)")
     parser.add_argument("--loosened-share", type=float, default=0.0,
                         help="share of answerable questions asked with about half of the words they share with their "
                         "paragraph left out (a stand-in for paraphrases)")
@@ -60,8 +69,9 @@ def parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--init", type=Path, help="train on from these saved weights (net-STEP.pt of an earlier run, "
                         "or an exported reader's model.onnx, dequantized) "
                         "with a fresh optimizer and schedule")
-    parser.add_argument("--weights", type=Path, nargs="+", help="export these saved weights (net-STEP.pt of the run) "
-                        "instead of the run's last; several are averaged")
+    parser.add_argument("--weights", type=Path, nargs="+", help="export these saved weights (net-STEP.pt of the run, "
+                        "or a folder of the weights-NN.pt parts that training/gpu.sh brings back) instead of the run's "
+                        "last; several are averaged")
     return parser
 
 
@@ -75,7 +85,7 @@ def problem(args: argparse.Namespace) -> str | None:
 
 
 def _numbers(args: argparse.Namespace) -> str | None:
-    for name in ("dropped_share", "loosened_share", "cut_share", "swapped_share"):
+    for name in ("dropped_share", "loosened_share", "cut_share", "swapped_share", "no_answer_share"):
         if not 0.0 <= getattr(args, name) <= 1.0:  # also false for nan
             return f"--{_flag(name)} is a share of the questions: give a number from 0 to 1."
     for name in ("learning_rate", "epochs", "checkpoint_minutes"):
@@ -84,6 +94,11 @@ def _numbers(args: argparse.Namespace) -> str | None:
             return f"--{_flag(name)} must be a positive number, not {value:g}."
     if not (math.isfinite(args.adversarial) and args.adversarial >= 0):
         return f"--adversarial must be 0 (off) or a positive number, not {args.adversarial:g}."
+    if args.no_answer_share >= 1.0:
+        return "--no-answer-share must be below 1: some groups have to hold an answer."
+    if args.no_answer_share and not (args.dropped_share or args.cut_share or args.swapped_share):
+        return ("--no-answer-share scales --dropped-share, --cut-share and --swapped-share: give one of them a "
+                "share above 0.")
     for name in ("windows_per_batch", "threads"):
         if getattr(args, name) < 1:
             return f"--{_flag(name)} must be at least 1, not {getattr(args, name)}."
@@ -98,16 +113,28 @@ _ZERO = {"distractors": "none", "max_steps": "from --epochs", "stop_at": "no sto
 
 
 def _files(args: argparse.Namespace) -> str | None:
+    if args.step == "pack" and args.packed is None:
+        return "pack writes the prepared data to --packed DIR; name that folder."
+    if args.packed is not None and args.step in ("train", "export"):
+        if not (args.packed / "groups.npz.xz").is_file():
+            return f"{args.packed} holds no packed data (groups.npz.xz); run `python -m training pack --packed DIR`."
+        return None
     for name in ("train.jsonl", "dev.json"):
         if not (args.data / name).is_file():
             return f"{args.data} has no {name}; point --data at the folder with train.jsonl and dev.json."
+    for item in args.mix:
+        path, weight = mixed(item)
+        if weight is None or not (math.isfinite(weight) and weight >= 0):
+            return f"--mix takes FILE=WEIGHT with a weight of 0 or more, not {item!r}."
+        if not path.is_file():
+            return f"--mix {path} does not exist."
     if args.init is not None:
         if args.init.suffix not in (".pt", ".onnx"):
             return f"--init takes a run's net-STEP.pt or an exported model.onnx, not {args.init}."
         if not args.init.is_file():
             return f"--init {args.init} does not exist."
     for path in args.weights or ():
-        if not path.is_file():
+        if not (path.is_file() or (path / "weights-00.pt").is_file()):
             return f"--weights {path} does not exist."
     if args.weights and args.step not in ("export", "all"):
         return "--weights chooses what export writes; use it with export."
@@ -140,7 +167,7 @@ def _run_folder(args: argparse.Namespace) -> str | None:
 # the options besides --init that decide a run's weights, and their defaults; a resumed run keeps them (a shorter
 # --max-steps is how a plan is cut short)
 KEPT = ("windows_per_batch", "learning_rate", "seed", "loosened_share", "cut_share", "swapped_share", "adversarial",
-        "distractors", "dropped_share", "limit")
+        "distractors", "dropped_share", "limit", "mix", "no_answer_share")
 DEFAULTS = {name: parser("").get_default(name) for name in KEPT}
 
 
@@ -163,8 +190,24 @@ def flags(config: dict[str, object], names: tuple[str, ...]) -> str:
     """Return the command-line flags of a run's ``config`` that differ from their defaults, in ``names``' order.
 
     Example: {"seed": 14, "cut_share": 0.5, "limit": 0} -> " --seed 14 --cut-share 0.5"."""
-    return "".join(f" --{_flag(name)} {config[name]:g}" for name in names
-                   if config.get(name, DEFAULTS[name]) != DEFAULTS[name])
+    return "".join(_format(name, config[name]) for name in names if config.get(name, DEFAULTS[name]) != DEFAULTS[name])
+
+
+def _format(name: str, value: object) -> str:
+    if isinstance(value, list):
+        return "".join(f" --{_flag(name)} {item}" for item in value)
+    return f" --{_flag(name)} {value:g}"
+
+
+def mixed(item: str) -> tuple[Path, float | None]:
+    """Return the file and weight of one ``--mix FILE=WEIGHT`` (weight None when it is not a number).
+
+    Example: "../qa/tydi.jsonl=0.5" -> (Path("../qa/tydi.jsonl"), 0.5)."""
+    path, _, weight = item.rpartition("=")
+    try:
+        return Path(path), float(weight)
+    except ValueError:
+        return Path(item), None
 
 
 def _flag(name: str) -> str:

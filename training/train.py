@@ -8,6 +8,7 @@ little time goes to padding.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -50,14 +51,17 @@ class Config:
     distractors: int = 1  # the data's settings (``prepare``), recorded so that the commands can repeat them
     dropped_share: float = 0.2
     limit: int = 0  # 0: every training question
+    mix: list[str] = dataclasses.field(default_factory=list)  # more training files, "FILE=WEIGHT" (``--mix``)
+    no_answer_share: float = 0.0  # the share of no-answer groups the data was made with (0: the shares as given)
 
 
 class TorchLogits:
     """The network as the runtime's ``logits`` callable (no gradients)."""
 
-    def __init__(self, net: ReaderNet, batch: int = 32) -> None:
+    def __init__(self, net: ReaderNet, batch: int = 32, device: str = "cpu") -> None:
         self.net = net
         self.batch = batch
+        self.device = device
 
     def __call__(self, windows: list[Window]) -> list[np.ndarray]:
         result: list[np.ndarray] = [np.zeros((0, 3), np.float32)] * len(windows)
@@ -71,8 +75,8 @@ class TorchLogits:
                 ids[row, :len(w.ids)] = torch.from_numpy(w.ids)
                 types[row, :len(w.ids)] = torch.from_numpy(w.type_ids)
                 mask[row, :len(w.ids)] = 1
-            with torch.no_grad():
-                out = self.net(ids, mask, types).numpy()
+            with torch.no_grad(), _autocast(self.device):
+                out = self.net(ids.to(self.device), mask.to(self.device), types.to(self.device)).float().cpu().numpy()
             for row, n in enumerate(order[at:at + self.batch]):
                 result[n] = out[row, :len(windows[n].ids)]
         return result
@@ -106,19 +110,26 @@ def batches(groups: list[Group], windows_per_batch: int, rng: random.Random) -> 
     yield from result
 
 
+def _autocast(device: str):  # type: ignore[no-untyped-def]
+    """bf16 matrix work on a GPU; nothing changes on the CPU."""
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
+
+
 def train(config: Config, groups: list[Group], dev: tuple[list[Paragraph], list[Question], dict[str, list[str]]],
-          tokens: Tokens, folder: Path, resume: bool = False, stop_at: int = 0) -> ReaderNet:
+          tokens: Tokens, folder: Path, resume: bool = False, stop_at: int = 0, device: str = "cpu") -> ReaderNet:
     """Train a reader on ``groups``; write checkpoints and dev figures into ``folder``; return the net.
 
     ``stop_at`` ends the run early at that step (with a checkpoint) without changing its schedule, so a later
-    ``resume`` with a shorter ``max_steps`` reproduces a run whose plan was cut short."""
+    ``resume`` with a shorter ``max_steps`` reproduces a run whose plan was cut short. On a ``device`` other than
+    the CPU (``cuda``) the matrix work runs in bf16."""
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1), encoding="utf-8")
-    net = ReaderNet(config.base)
+    net = ReaderNet(config.base, pretrained=not config.init)
     if config.init:
         net.load_state_dict(initial_weights(Path(config.init)))
+    net.to(device)
     decay = [p for n, p in net.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
     rest = [p for n, p in net.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
@@ -132,12 +143,12 @@ def train(config: Config, groups: list[Group], dev: tuple[list[Paragraph], list[
     step, epoch, seconds = 0, 0, 0.0
     checkpoint = folder / "checkpoint.pt"
     if resume and checkpoint.is_file():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False, map_location=device)
         net.load_state_dict(state["net"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         step, epoch, seconds = state["step"], state["epoch"], state["seconds"]
-        torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state["torch_rng"].cpu())
     log = open(folder / "log.jsonl", "a", encoding="utf-8")
     _write(log, {"event": "start", "step": step, "total_steps": total, "init": config.init, "groups": len(groups),
                  "windows": windows_total, "steps_per_epoch": steps_per_epoch})
@@ -152,8 +163,10 @@ def train(config: Config, groups: list[Group], dev: tuple[list[Paragraph], list[
             if step >= total or (stop_at and step >= stop_at):
                 break
             started = time.perf_counter()
-            ids, mask, types = batch_tensors(batch)
-            value, parts = loss(net(ids, mask, types), batch)
+            ids, mask, types = batch_tensors(batch, device)
+            with _autocast(device):
+                logits = net(ids, mask, types)
+            value, parts = loss(logits, batch)
             optimizer.zero_grad()
             value.backward()
             if config.adversarial:
@@ -169,10 +182,10 @@ def train(config: Config, groups: list[Group], dev: tuple[list[Paragraph], list[
             if (time.monotonic() - last_checkpoint > config.checkpoint_minutes * 60 or step >= total
                     or step == stop_at):
                 _save(checkpoint, net, optimizer, schedule, step, epoch, seconds)
-                figures = evaluate(net, dev, tokens, config.dev_questions)
+                figures = evaluate(net, dev, tokens, config.dev_questions, device)
                 _write(log, {"event": "checkpoint", "step": step, "seconds": round(seconds, 1),
                              "epochs": round(step / steps_per_epoch, 3), **figures})
-                torch.save(net.state_dict(), folder / f"net-{step:06d}.pt")
+                torch.save(cpu_state(net), folder / f"net-{step:06d}.pt")
                 net.train()
                 last_checkpoint = time.monotonic()
         else:
@@ -207,11 +220,11 @@ def initial_weights(path: Path) -> dict[str, torch.Tensor]:
         from .recover import weights_from_onnx
 
         return weights_from_onnx(path)
-    return torch.load(path, weights_only=False)
+    return torch.load(path, weights_only=False, map_location="cpu")
 
 
 def evaluate(net: ReaderNet, dev: tuple[list[Paragraph], list[Question], dict[str, list[str]]], tokens: Tokens,
-             limit: int = 0) -> dict[str, object]:
+             limit: int = 0, device: str = "cpu") -> dict[str, object]:
     """Return the dev figures at threshold 0 and at the best threshold."""
     net.eval()
     paragraphs, questions, gold = dev
@@ -220,7 +233,7 @@ def evaluate(net: ReaderNet, dev: tuple[list[Paragraph], list[Question], dict[st
         gold = {q.qid: gold[q.qid] for q in questions}
     from rag.reader import MAX_TOKENS
 
-    predictions = predict(paragraphs, questions, tokens, TorchLogits(net), MAX_TOKENS)
+    predictions = predict(paragraphs, questions, tokens, TorchLogits(net, device=device), MAX_TOKENS)
     at_zero: Figures = score(predictions, gold, 0.0)
     best: Figures = best_threshold(predictions, gold)
     return {"dev": dataclasses.asdict(at_zero), "dev_best": dataclasses.asdict(best)}
@@ -229,10 +242,15 @@ def evaluate(net: ReaderNet, dev: tuple[list[Paragraph], list[Question], dict[st
 def _save(path: Path, net: ReaderNet, optimizer: torch.optim.Optimizer, schedule: object, step: int, epoch: int,
           seconds: float) -> None:
     temporary = path.with_suffix(".tmp")
-    torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(),
+    torch.save({"net": cpu_state(net), "optimizer": optimizer.state_dict(),
                 "schedule": schedule.state_dict(), "step": step, "epoch": epoch,  # type: ignore[attr-defined]
                 "seconds": seconds, "torch_rng": torch.get_rng_state()}, temporary)
     os.replace(temporary, path)
+
+
+def cpu_state(net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Return the network's weights on the CPU (a run trained on a GPU is exported and resumed anywhere)."""
+    return {name: tensor.detach().cpu() for name, tensor in net.state_dict().items()}
 
 
 def _write(log: object, row: dict[str, object]) -> None:
