@@ -53,7 +53,7 @@ def compose(asked: Asked, findings: Findings, index: Snapshot, k: int, policy: P
     if asked.kind == "fact":
         return answer
     if asked.kind == "quote" and asked.speaker:
-        quoted = _quote(asked, findings, index, k, article)
+        quoted = _quote(asked, answer, findings, index, k, article)
         if quoted is not None:
             return quoted
     answer = dataclasses.replace(answer, answer_kind=asked.kind)
@@ -66,8 +66,11 @@ def compose(asked: Asked, findings: Findings, index: Snapshot, k: int, policy: P
     return _without_short(answer)
 
 
-def _quote(asked: Asked, findings: Findings, index: Snapshot, limit: int, article: str | None) -> Answer | None:
-    """Return the answer citing the named speaker's sentences, or None when no article names that speaker."""
+def _quote(asked: Asked, fact: Answer, findings: Findings, index: Snapshot, limit: int,
+           article: str | None) -> Answer | None:
+    """Return the answer citing the named speaker's sentences, or None when no article names that speaker; the
+    short-fact answer ``fact`` lends its short answer (the reader's guess, not shown) and its ``sure`` when it is in
+    the same article (``sure`` is the reader's confidence in that short answer)."""
     doc_ids = [article] if article else list(dict.fromkeys(e.passage.doc_id for e in findings.evidence))[:ARTICLES]
     best: tuple[float, str, list[int], list[Sentence]] | None = None
     for doc_id in doc_ids:
@@ -84,7 +87,10 @@ def _quote(asked: Asked, findings: Findings, index: Snapshot, limit: int, articl
     citations = tuple(Citation(n, source.source, source.title, doc_id, spans[i].start, spans[i].end,
                                source.text[spans[i].start:spans[i].end], round(share, 4))
                       for n, i in enumerate(numbers, start=1))
-    return Answer(asked.question, _quoted(citations), None, True, citations, sure=True, answer_kind="quote")
+    same = fact.found and fact.citations[0].doc_id == doc_id
+    return Answer(asked.question, _quoted(citations), fact.short_answer if same else None, True, citations,
+                  short_start=fact.short_start if same else None, short_end=fact.short_end if same else None,
+                  sure=same and fact.sure, answer_kind="quote")
 
 
 def _whole_list(asked: Asked, answer: Answer, index: Snapshot, limit: int) -> Answer:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 
 CUE = 3.0  # added to a reason-giving sentence's relevance (the reader's logit scale)
-_REASON = re.compile(
-    r"\b(?:because|since|due to|owing to|thanks to|as a result|result of|so that|in order to|which is why|that is why"
-    r"|this is why|the reason|caus(?:e|es|ed|ing)|led to|leads to|means that|this means|which means|explained"
-    r"|therefore|aimed at|so as to)\b", re.IGNORECASE)
+_SCHEDULED = r"be|begin|start|open|close|end|finish|take|meet|arrive|reach|run|return|go|come|hold|launch|resume|make"
+_REASON = re.compile(  # "since" is left out: in news it mostly means "from then on"
+    rf"\b(?:because|due to(?! (?:{_SCHEDULED})\b)|owing to|thanks to|as a result|result of|so that|in order to"
+    r"|which is why|that is why|this is why|the reason|caus(?:e|es|ed|ing)|led to|leads to|means that|this means"
+    r"|which means|explained|therefore|aimed at|so as to)\b", re.IGNORECASE)
 
 
 def gives_reason(sentence: str) -> bool:

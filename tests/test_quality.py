@@ -79,3 +79,15 @@ def test_questions_about_another_article_are_declined(news):
     answers = [news.ask(row.question) for row in read_questions(DATA / "paris_questions.jsonl")]
     assert sum(not a.found for a in answers) / len(answers) >= 0.82
     assert sum(a.sure for a in answers) / len(answers) <= 0.05
+
+
+def test_answer_kinds_floors():
+    """Per kind on tests/data/answer-kinds (benchmarks/kinds.py): the first citation is a gold sentence for at
+    least 0.8 of each kind's questions, overviews cite 0.6 of the gold sentences, lists are complete in 0.7."""
+    from benchmarks.kinds import measure_kinds
+
+    figures = dict(measure_kinds(threads=1))
+    for kind in ("overview", "quote", "list", "explanation", "yesno"):
+        assert figures[kind]["first_gold"] >= 0.8, kind
+        assert figures[kind]["verbatim"] == 1.0, kind
+    assert figures["overview"]["gold_cited"] >= 0.6 and figures["list"]["complete"] >= 0.7

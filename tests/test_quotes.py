@@ -25,7 +25,8 @@ def test_speakers_are_found_by_name_or_by_role():
 
 def test_what_did_carter_say_about_le_drian(kinds_assistant):
     answer = kinds_assistant.ask("What did Carter say about Le Drian?")
-    assert answer.answer_kind == "quote" and answer.found and answer.short_answer is None
+    assert answer.answer_kind == "quote" and answer.found
+    assert not answer.short_answer or not answer.answer.startswith(answer.short_answer)  # a guess, not shown
     assert "commend Mr Le Drian" in answer.citations[0].text
     text = kinds_assistant.index.article(answer.citations[0].source).text
     assert all(text[c.start:c.end] == c.text for c in answer.citations)
