@@ -57,6 +57,8 @@ _MONEY_WORDS = (r"cost\w*|pa(y|id|ys|ying)|spen[dt]\w*|worth|price\w*|fund\w*|mo
                 r"compensat\w*|receiv\w*|get|got")
 _ASKS_MONEY = re.compile(rf"^(how much|what (amount|sum))\b.*\b({_MONEY_WORDS})\b|^what (price|sum|salary|fee)\b",
                          re.IGNORECASE)
+_ASKS_CHANGE = re.compile(r"\b(rise|rose|risen|fall|fell|fallen|grow|grew|grown|increas\w*|drop\w*|declin\w*|"
+                          r"climb\w*|jump\w*|shr[iu]nk\w*)\b", re.IGNORECASE)  # "how much did prices rise?": a number
 _ASKS_QUANTITY = re.compile(r"^how much (?!(money|cash|more|less|longer|further|higher|lower|bigger|larger|smaller|"
                             r"did|does|do|is|was|will|would|has|have|had|are|were|can|could|should|of)\b)[a-z]+",
                             re.IGNORECASE)  # "how much water": not money
@@ -106,7 +108,7 @@ def analyse_question(question: str) -> Asked:
     """Return what ``question`` asks for. Example: 'How much did Halvorsen pay for "Nordic Box"?' ->
     kind 'money', terms ('halvorsen', 'nordic', 'box')."""
     text = question.strip()
-    kind = ("money" if _ASKS_MONEY.search(text) else "quantity" if _ASKS_QUANTITY.search(text)
+    kind = ("money" if _ASKS_MONEY.search(text) and not _ASKS_CHANGE.search(text) else "quantity" if _ASKS_QUANTITY.search(text)
             else "duration" if _ASKS_DURATION.search(text) else "number" if _ASKS_NUMBER.search(text)
             else "date" if _ASKS_DATE.search(text) else "person" if _ASKS_PERSON.search(text) else "")
     named = [match.group(1) for match in _QUOTED.finditer(text)]
