@@ -41,10 +41,10 @@ class Replaying(Assistant):
         super().__init__(*args, **kwargs)
         self.seen: dict[tuple[object, ...], object] = {}
 
-    def _find(self, question, query, depth, within, loaded, timings):  # type: ignore[no-untyped-def]
-        key = (question, query, depth, within)
+    def _find(self, question, query, depth, within, loaded, timings, plan):  # type: ignore[no-untyped-def]
+        key = (question, query, depth, within, plan)
         if key not in self.seen:
-            self.seen[key] = super()._find(question, query, depth, within, loaded, timings)
+            self.seen[key] = super()._find(question, query, depth, within, loaded, timings, plan)
         return self.seen[key]
 
 

@@ -6,7 +6,8 @@ its own article and in an index of both; news: 60 plain questions on three short
 in an index of the three; news2: 126 questions on six more of its articles, in an index of all nine (so an
 answer can come from another article); and news3: 26 questions on two articles of tests/data/news3, held out from
 the choice of the support checks (rag.support), in an index of those two and the nine. Indexes are built in a
-temporary folder with the installed model, so the figures are those of a fresh install. Nothing here asserts a target.
+temporary folder with the installed model, so the figures are those of a fresh install. Then the answer-kinds set, per kind
+(``benchmarks/kinds.py``). Nothing here asserts a target.
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rag.evaluate import Question
+
+from .kinds import kinds_table, measure_kinds
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -92,12 +95,16 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="threads per model (default 1, as a web worker)")
     parser.add_argument("--reader", type=Path, help="a reader model folder to measure instead of the shipped one")
     parser.add_argument("--json", type=Path, help="also write every set's whole report (failures too) to this file")
+    parser.add_argument("--kinds", action="store_true", help="only the answer-kinds set (benchmarks/kinds.py)")
     args = parser.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M %Z")
-    rows = measure(args.threads, args.reader)
-    if args.json:
-        args.json.write_text(json.dumps(dict(rows), ensure_ascii=False, indent=1), encoding="utf-8")
-    print(f"`python -m benchmarks.quality` on {started}\n\n{table(rows)}")
+    print(f"`python -m benchmarks.quality` on {started}")
+    if not args.kinds:
+        rows = measure(args.threads, args.reader)
+        if args.json:
+            args.json.write_text(json.dumps(dict(rows), ensure_ascii=False, indent=1), encoding="utf-8")
+        print(f"\n{table(rows)}")
+    print(f"\nAnswer kinds (tests/data/answer-kinds):\n\n{kinds_table(measure_kinds(args.threads, args.reader))}")
     return 0
 
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 from .stores import Snapshot
 from .reading import Evidence, Findings
-from .support import Asked, analyse_question, check_support
+from .support import Needs, check_support, needs
 
 NOT_FOUND = "The article doesn't say."
 UNSURE = "Not sure this answers the question; the closest passage:"
@@ -56,6 +56,14 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Span:
+    """A stretch ``text[start:end]`` of an answer."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Answer:
     """What a person sees, plus the evidence behind it."""
 
@@ -68,19 +76,26 @@ class Answer:
     short_start: int | None = None  # the short answer is text[short_start:short_end] of citation [1]'s article
     short_end: int | None = None
     sure: bool = False  # found, and the reader is confident enough to put the short answer first
+    answer_kind: str = "fact"  # what the question asked for (rag.kinds): fact, overview, quote, list, explanation, yesno
+    # Written by an LLM (rag/llm.py, checked by rag/grounding.py); the defaults describe an extractive answer.
+    generated: bool = False  # the answer is the model's, every citation checked verbatim
+    model: str | None = None  # the model that wrote it
+    notice: str | None = None  # one sentence: why the model's answer is not shown (then the answer is extractive)
+    unsupported: tuple[Span, ...] = ()  # sentences of ``answer`` without a checked citation
+    quotes_dropped: int = 0  # the model's quotes not found in their passages
 
 
 def compose_answer(question: str, findings: Findings, index: Snapshot, k: int = 3, policy: Policy = Policy(),
-                   asked: Asked | None = None) -> Answer:
+                   wanted: Needs | None = None) -> Answer:
     """Quote the sentence with the best answer (and a close second) and cite up to ``k`` in all; or decline.
 
     The answer is sure when the reader's margin clears ``policy.sure_above`` and the answer passes the support
-    checks ``policy.checks`` (``rag.support``) for ``asked``, the question as read (``question`` by default);
+    checks ``policy.checks`` (``rag.support``) for ``wanted``, what the question needs (``question``'s by default);
     otherwise it is hedged, or declined when off topic."""
     if not findings.evidence or findings.margin <= policy.answer_above:
         return Answer(question, NOT_FOUND, None, False)
     ranked = sorted(findings.evidence, key=lambda e: (-score(e, policy), e.passage.rank, e.start))
-    support = check_support(asked or analyse_question(question), ranked[0], findings, index)
+    support = check_support(wanted or needs(question), ranked[0], findings, index)
     sure = findings.margin > policy.sure_above and not set(support.doubts) & set(policy.checks)
     if not (sure or related(findings, policy)):
         return Answer(question, NOT_FOUND, None, False)

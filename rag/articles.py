@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from .cleaning import clean_title
 from .errors import ArticleError
 from .webpage import PAGE_SUFFIXES, page_text
 
@@ -58,7 +59,7 @@ class Article:
 
 def make_article(text: str, source: str, file_name: str | None = None) -> Article:
     """Build an Article from text already in memory, finding its title and body."""
-    title = _title_from_text(text) or _title_from_name(file_name or source)
+    title = clean_title(_title_from_text(text) or "") or clean_title(_title_from_name(file_name or source))
     start, end = _body_span(text)
     return Article(source=source, title=title, text=text, body_start=start, body_end=end)
 
@@ -139,7 +140,7 @@ def load_articles(paths: Iterable[Path], on_skip: Callable[[str], None] | None =
     """
     articles: list[Article] = []
     seen: set[str] = set()
-    for file, named in article_files(paths):
+    for file, named in article_files(paths, on_skip):
         try:
             article = read_article(file, max_megabytes=max_megabytes)
         except ArticleError as error:
@@ -156,15 +157,25 @@ def load_articles(paths: Iterable[Path], on_skip: Callable[[str], None] | None =
     return articles
 
 
-def article_files(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
-    """List the article files of ``paths`` in a stable order, each with whether it was named directly."""
+def article_files(paths: Iterable[Path], on_skip: Callable[[str], None] | None = None) -> list[tuple[Path, bool]]:
+    """List the article files of ``paths`` in a stable order, each with whether it was named directly.
+
+    A file found in a folder that is a symlink to somewhere outside that folder is left out (told to
+    ``on_skip``): adding a folder never reads ``/etc/shadow`` through a link. A file named directly is read.
+    """
     files: list[tuple[Path, bool]] = []
     for path in map(Path, paths):
         if path.is_dir():
             found = list(_walk(path))
             if not found:
                 raise ArticleError(f"No {', '.join(SUFFIXES)} articles were found in {path}.")
-            files += [(file, False) for file in found]
+            inside = path.resolve()
+            for file in found:
+                if file.is_symlink() and not file.resolve().is_relative_to(inside):
+                    if on_skip:
+                        on_skip(f"{file} links outside {path}; only files inside the folder are read.")
+                    continue
+                files.append((file, False))
         else:
             if path.exists() and path.suffix.lower() not in SUFFIXES:
                 raise ArticleError(f"{path} is not a {'/'.join(SUFFIXES)} file.")

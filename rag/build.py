@@ -12,10 +12,9 @@ import bisect
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,28 +22,17 @@ from .articles import Article
 from .chunker import Chunk, chunk_article
 from .embedder import Embedder
 from .errors import BrokenIndexError
-from .index import Index, Manifest, SourceInfo, build_lock, index_exists, load_index, save_index, vector_index
+from .index import (Index, Manifest, SourceInfo, build_lock, index_exists, load_index, read_manifest, save_index,
+                    vector_index)
 from .lexical import Bm25
 from .progress import Progress, counter
 from .sentences import Sentence, split_sentences
 from .settings import Settings
+from .snapshot import BuildReport, Removed, Say, Snapshot
 from .tokens import ENCODING
 
-if TYPE_CHECKING:
-    from .stores import Snapshot
-
-Say = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class BuildReport:
-    """What a build did: the new index (in its store), and which sources it embedded, reused or dropped."""
-
-    index: Snapshot
-    embedded: list[str] = field(default_factory=list)
-    reused: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    seconds: float = 0.0
+__all__ = ["BuildReport", "Part", "Say", "build_index", "chunker_settings", "dropped", "prepare_articles",
+           "sentence_ranges", "stale_reason", "update_index"]
 
 
 def chunker_settings(settings: Settings) -> dict[str, object]:
@@ -92,9 +80,15 @@ def build_index(articles: list[Article], embedder: Embedder, settings: Settings,
              else _reuse(previous, article.source) for article in articles]
     added = {info.source: info.added for info in previous.manifest.sources} if previous else {}
     index = _assemble(articles, parts, embedder, settings, added)
-    removed = sorted(set(old) - {a.source for a in articles})
+    removed = dropped(previous.manifest.sources if previous else [], articles)
     reused = [article.source for article in articles if old.get(article.source) == article.digest]
     return BuildReport(index, [a.source for a in fresh], reused, removed, time.perf_counter() - started)
+
+
+def dropped(before: Sequence[SourceInfo], articles: Sequence[Article]) -> list[Removed]:
+    """Return the articles of ``before`` that are not among ``articles`` (by source), in index order."""
+    kept = {article.source for article in articles}
+    return [Removed(info.source, info.title) for info in before if info.source not in kept]
 
 
 def prepare_articles(articles: list[Article], embedder: Embedder, settings: Settings,
@@ -166,18 +160,24 @@ def _assemble(articles: list[Article], parts: list[Part], embedder: Embedder, se
 
 def update_index(articles: list[Article], folder: Path, embedder: Embedder, settings: Settings,
                  force: bool = False, say: Say | None = None, progress: Progress | None = None) -> BuildReport:
-    """Build ``articles`` into ``folder`` under its lock and save atomically; return what was done."""
+    """Build ``articles`` into ``folder`` under its lock and save atomically; return what was done.
+
+    What the build removes is read under the lock from the version it replaces, so an article
+    another process adds meanwhile is either kept (added before) or reported removed, never lost unseen.
+    A damaged index is rebuilt from ``articles`` (what it held can't be listed then).
+    """
     with build_lock(folder, on_wait=say):
-        previous = None
-        if index_exists(folder) and not force:
+        previous, before = None, []
+        if index_exists(folder):
             try:
-                previous = load_index(folder)
+                before = read_manifest(folder).sources
+                previous = None if force else load_index(folder)
             except BrokenIndexError as error:
                 if say:
                     say(f"Rebuilding from scratch: {error}")
         report = build_index(articles, embedder, settings, previous, progress)
         save_index(report.index, folder)
-        return dataclasses.replace(report, index=load_index(folder))
+        return dataclasses.replace(report, index=load_index(folder), removed=dropped(before, articles))
 
 
 def _reuse(previous: Index, source: str) -> Part:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .cleaning import shown
 from .errors import InputError, RagError
 from .settings import Settings
 
@@ -23,6 +24,7 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(f"{message[0].upper()}{message[1:].rstrip('.')}; see `{self.prog} --help`.")
 
 
+FILE_EXIT = 7  # a file or folder could not be read or written
 INDEX_HELP = "index folder (default: RAG_INDEX_DIR, else rag-news/index in your data folder)"
 DB_HELP = "the index in this Postgres database, postgresql://... (default: RAG_DATABASE_URL)"
 
@@ -39,7 +41,27 @@ def _ask_parser(prog: str) -> _Parser:
     parser.add_argument("--db", metavar="URL", help=DB_HELP)
     parser.add_argument("-k", type=int, help="how many citations at most (1-50, default 3)")
     parser.add_argument("--model", help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2)")
+    _llm_arguments(parser)
     return parser
+
+
+def _given(text: str) -> str:
+    """Return a path or address argument; refuse an empty one (as a path it would mean the whole current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path was given; name a file or folder")
+    return text
+
+
+def _given_path(text: str) -> Path:
+    return Path(_given(text))
+
+
+def _llm_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--llm", metavar="URL", help="an OpenAI-compatible server that writes the answers, e.g. "
+                                                     "http://127.0.0.1:11434/v1; the passages are sent to it "
+                                                     "(default: RAG_LLM_URL; none: extractive answers)")
+    parser.add_argument("--llm-model", metavar="NAME", help="the model to ask for (default: RAG_LLM_MODEL, else the "
+                                                            "first one the server lists)")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -47,7 +69,8 @@ def _settings(args: argparse.Namespace) -> Settings:
                                        model=getattr(args, "model", None),
                                        k=getattr(args, "k", None),
                                        chunk_tokens=getattr(args, "chunk_tokens", None),
-                                       chunk_overlap=getattr(args, "chunk_overlap", None))
+                                       chunk_overlap=getattr(args, "chunk_overlap", None),
+                                       llm_url=getattr(args, "llm", None), llm_model=getattr(args, "llm_model", None))
 
 
 def _run_ask(args: argparse.Namespace) -> int:
@@ -82,6 +105,11 @@ def _run_ask(args: argparse.Namespace) -> int:
 
 def _render(answer: Any) -> str:
     lines = [answer.answer]
+    if answer.generated and answer.found:
+        lines.append(f"(written by {answer.model}; every quote checked against the article"
+                     + (f"; {len(answer.unsupported)} sentence(s) without a source)" if answer.unsupported else ")"))
+    if answer.notice:
+        lines.append(f"({answer.notice})")
     if answer.citations:
         lines.append("")
     for citation in answer.citations:
@@ -100,7 +128,8 @@ def _run_build(args: argparse.Namespace) -> int:
     if args.ray and not settings.database_url:
         raise InputError("--ray builds into a database; give --db URL or set RAG_DATABASE_URL.")
     store = open_store(settings)
-    before = store.read_manifest().sources if store.exists() else []  # an unreachable database fails here
+    if not args.force and not store.shared and store.exists():
+        store.read_manifest()  # a damaged index folder fails here, before any work (a database build checks its own)
     if args.ray:
         from .raybuild import update_on_ray
 
@@ -110,17 +139,14 @@ def _run_build(args: argparse.Namespace) -> int:
                                  max_megabytes=settings.max_article_mb)
         report = store.update(articles, Embedder(settings.model), settings, force=args.force, say=_say,
                               progress=terminal_progress(sys.stderr))
-    kept = {info.source for info in report.index.manifest.sources}
     keeping = "give them too" if settings.database_url else "`rag add` keeps the others"
-    for info in before:
-        if info.source not in kept:
-            _say(f"removed: {info.source} \u201c{info.title}\u201d (not among the paths given; "
-                 f"`rag build` makes the index hold exactly them, {keeping})")
+    for gone in report.removed:  # read under the build's lock from the version it replaced
+        _say(f"removed: {shown(gone.source)} \u201c{shown(gone.title)}\u201d (not among the paths given; "
+             f"`rag build` makes the index hold exactly them, {keeping})")
     counts = report.index.manifest.counts
-    removed = sum(1 for info in before if info.source not in kept)
     print(f"Indexed {counts['articles']} article(s), {counts['chunks']} chunks, {counts['sentences']} sentences "
           f"in {store.name} ({len(report.embedded)} embedded, {len(report.reused)} reused, "
-          f"{removed} removed, {report.seconds:.1f} s).")
+          f"{len(report.removed)} removed, {report.seconds:.1f} s).")
     return 0
 
 
@@ -146,7 +172,7 @@ def _run_add(args: argparse.Namespace) -> int:
                           progress=terminal_progress(sys.stderr))
     for word, group in (("added", change.added), ("updated", change.updated), ("unchanged", change.unchanged)):
         for entry in group:
-            print(f"{word}: {entry.source} \u201c{entry.title}\u201d ({entry.chunks} chunks)")
+            print(f"{word}: {shown(entry.source)} \u201c{shown(entry.title)}\u201d ({entry.chunks} chunks)")
     print(f"The index at {folder} holds {len(change.index.manifest.sources)} article(s); none was removed.")
     return 0
 
@@ -160,7 +186,7 @@ def _run_remove(args: argparse.Namespace) -> int:
     model = read_manifest(settings.index_dir).model
     change = remove_articles(args.keys, settings.index_dir, lambda: Embedder(model), settings, say=_say)
     for entry in change.removed:
-        print(f"removed: {entry.source} \u201c{entry.title}\u201d")
+        print(f"removed: {shown(entry.source)} \u201c{shown(entry.title)}\u201d")
     print(f"The index at {settings.index_dir} holds {len(change.index.manifest.sources)} article(s).")
     return 0
 
@@ -178,7 +204,7 @@ def _run_list(args: argparse.Namespace) -> int:
     for entry in listed:
         size = f"{entry.characters / 1000:.1f}k chars" if entry.characters else "?"
         print(f"{entry.doc_id}  {entry.added[:16].replace('T', ' ') or '?':16}  {size:>12}  "
-              f"\u201c{entry.title}\u201d  {entry.source}")
+              f"\u201c{shown(entry.title)}\u201d  {shown(entry.source)}")
     print(f"{len(listed)} article(s).", file=sys.stderr)
     return 0
 
@@ -199,7 +225,7 @@ def _run_info(args: argparse.Namespace) -> int:
     print(f"Chunker:  {', '.join(f'{k}={v}' for k, v in manifest.chunker.items())}")
     print(f"Contents: {', '.join(f'{v} {k}' for k, v in manifest.counts.items())}")
     for info in manifest.sources:
-        print(f"  {info.source}  \u201c{info.title}\u201d  {info.chunks} chunks, {info.sentences} sentences")
+        print(f"  {shown(info.source)}  \u201c{shown(info.title)}\u201d  {info.chunks} chunks, {info.sentences} sentences")
     return 0
 
 
@@ -246,6 +272,10 @@ def _run_serve(args: argparse.Namespace) -> int:
         os.environ["RAG_INDEX_DIR"] = str(args.index)
     if args.db:
         os.environ["RAG_DATABASE_URL"] = args.db
+    if args.llm:
+        os.environ["RAG_LLM_URL"] = settings.llm_url
+    if args.llm_model:
+        os.environ["RAG_LLM_MODEL"] = args.llm_model
     from web import create_app
 
     app = create_app()
@@ -277,7 +307,7 @@ def _rag_parser() -> _Parser:
     parser = _Parser(prog="rag", description="Build indexes of articles and ask questions about them.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add = commands.add_parser("add", help="add articles to an index, keeping the ones it has")
-    add.add_argument("items", nargs="+", metavar="PATH|URL", help=".txt, .md or .html files, folders of them, "
+    add.add_argument("items", nargs="+", type=_given, metavar="PATH|URL", help=".txt, .md or .html files, folders of them, "
                                                                   "or http(s) addresses of web pages")
     add.add_argument("--index", type=Path, help=INDEX_HELP)
     add.set_defaults(run=_run_add)
@@ -292,7 +322,7 @@ def _rag_parser() -> _Parser:
     listing.set_defaults(run=_run_list)
     build = commands.add_parser("build", help="make an index hold exactly these files and folders (says what it "
                                               "removes)")
-    build.add_argument("paths", nargs="+", type=Path, help=".txt, .md or .html files, or folders of them")
+    build.add_argument("paths", nargs="+", type=_given_path, help=".txt, .md or .html files, or folders of them")
     build.add_argument("--index", type=Path, help=INDEX_HELP)
     build.add_argument("--model", help="sentence-transformers model name or folder")
     build.add_argument("--chunk-tokens", type=int, help="chunk size in cl100k tokens (default 128)")
@@ -322,6 +352,7 @@ def _rag_parser() -> _Parser:
     serve.add_argument("--db", metavar="URL", help=DB_HELP)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    _llm_arguments(serve)
     serve.set_defaults(run=_run_serve)
     mcp = commands.add_parser("mcp", help="serve the MCP tools ask, search and list_articles over stdio "
                                           "(for an MCP client's config file)")
@@ -345,6 +376,11 @@ def _main(parse: Any, argv: Sequence[str] | None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as error:  # a folder that is a file, no permission, a full disk: the system's own words
+        where = f"{error.filename}: " if error.filename else ""
+        _say(f"error: {where}{error.strerror or error}; check that the index folder and the cache folder are "
+             "writable folders with free space.")
+        return FILE_EXIT
     except Exception as error:  # last resort: a person sees one sentence, never a traceback
         _say(f"error: something unexpected went wrong ({type(error).__name__}: {error}).")
         return 1

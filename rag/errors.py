@@ -65,3 +65,8 @@ class DatabaseError(RagError):
 
     exit_code = 6
     http_status = 503
+
+
+def damaged_index(where: object, problem: str) -> BrokenIndexError:
+    """Return the one-sentence error for an unusable index folder, with the command that recovers it."""
+    return BrokenIndexError(f"The index at {where} {problem}; run `rag build PATH... --index {where} --force`.")

@@ -22,6 +22,9 @@ from .webpage import page_text
 MAX_REDIRECTS = 5
 TIMEOUT = 15.0  # seconds for the whole fetch, every hop included
 MAX_URL = 2000
+# Special-purpose blocks this Python's ipaddress still calls global: IETF protocol assignments (192.0.0.8, ...)
+# and deprecated IPv6 site-local addresses (fec0::/10, routed inside a site like private ones).
+_NOT_PUBLIC = [ipaddress.ip_network(n) for n in ("192.0.0.0/24", "fec0::/10")]
 _METADATA = {ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")}
 _PAGES = {"text/html", "application/xhtml+xml"}
 _TEXTS = {"text/plain", "text/markdown", "text/x-markdown"}
@@ -49,7 +52,7 @@ def refusal(address: str, allow_loopback: bool = False) -> str | None:
         return "a multicast address"
     if ip.is_unspecified or ip.is_reserved:
         return "a reserved address"
-    if ip.is_private:
+    if ip.is_private or any(ip in network for network in _NOT_PUBLIC if network.version == ip.version):
         return "a private address"
     if not ip.is_global:
         return "an address that is not public"

@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .cleaning import clean_turn
 from .errors import InputError
 from .lexical import terms
 
@@ -59,15 +60,19 @@ class Turn:
     content: str
 
 
-def check_history(history: Sequence[Turn]) -> None:
-    """Raise InputError unless ``history`` is a short list of user/assistant turns."""
+def check_history(history: Sequence[Turn]) -> list[Turn]:
+    """Return ``history``'s turns cleaned (``cleaning.clean_turn``); raise InputError unless it is a short list
+    of user/assistant turns."""
     if len(history) > MAX_TURNS:
         raise InputError(f"The history has {len(history)} turns; send at most {MAX_TURNS}.")
+    cleaned = []
     for turn in history:
         if turn.role not in ("user", "assistant"):
             raise InputError("Each history turn needs a role of 'user' or 'assistant'.")
         if not isinstance(turn.content, str) or len(turn.content) > MAX_TURN_CHARS:
             raise InputError(f"Each history turn needs a content text of at most {MAX_TURN_CHARS} characters.")
+        cleaned.append(Turn(turn.role, clean_turn(turn.content, "history")))
+    return cleaned
 
 
 def condense(question: str, history: Sequence[Turn]) -> str:

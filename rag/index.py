@@ -15,8 +15,10 @@ back (``old_articles``) to rebuild it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -32,15 +34,16 @@ import numpy as np
 
 from .articles import Article
 from .chunker import Chunk
-from .errors import BrokenIndexError, MissingArticleError, OldIndexError
+from .errors import BrokenIndexError, MissingArticleError, OldIndexError, damaged_index
 from .lexical import Bm25
-from .records import Records, write_records
+from .records import Expected, Records, write_records
 from .sentences import Sentence
 
 FORMAT = "rag-index v3"
 OLDER_FORMATS = ("rag-index v1", "rag-index v2")
 POINTER = "CURRENT"
 RECORDS = "records.sqlite"
+VECTORS = "chunks.faiss"
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Manifest:
     format: str = FORMAT
     vectors: str = "flat"
     counts: dict[str, int] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # sha256 of files read whole ({} before it was recorded)
 
 
 @dataclass
@@ -162,13 +166,15 @@ def save_index(index: Index, folder: Path) -> Path:
     version = folder / f"v-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     staging = folder / f".{version.name}.tmp"
     staging.mkdir()
-    _write_json(staging / "manifest.json", asdict(index.manifest))
     numbers = index.source_numbers
     write_records(staging / RECORDS, index.articles,
                   ((numbers[c.source], c, span) for c, span in zip(index.chunks, index.chunk_sentences)),
                   zip(index.sentence_source, index.sentences))
-    faiss.write_index(index.chunk_vectors, str(staging / "chunks.faiss"))
+    vectors = faiss.serialize_index(index.chunk_vectors).tobytes()
+    (staging / VECTORS).write_bytes(vectors)
     index.bm25.save(staging / "bm25")
+    index.manifest = dataclasses.replace(index.manifest, files={VECTORS: hashlib.sha256(vectors).hexdigest()})
+    _write_json(staging / "manifest.json", asdict(index.manifest))
     _fsync_folder(staging)
     staging.rename(version)
     pointer = folder / f".{POINTER}.tmp"
@@ -209,14 +215,20 @@ def load_index(folder: Path, model: str | None = None) -> Index:
             f"The index at {folder} was built with {manifest.model}, not {model}; "
             f"run `rag build PATH... --index {folder}` with the model you want.")
     try:
-        records = Records(version / RECORDS)
-        chunk_vectors = faiss.read_index(str(version / "chunks.faiss"))
+        expected = [Expected(info.sha256, info.characters, info.sentences) for info in manifest.sources]
+        records = Records(version / RECORDS, expected, folder)
+        vectors = (version / VECTORS).read_bytes()
+        if VECTORS in manifest.files and hashlib.sha256(vectors).hexdigest() != manifest.files[VECTORS]:
+            raise _damaged(folder, f"is damaged ({VECTORS} does not match its checksum)")
+        chunk_vectors = faiss.deserialize_index(np.frombuffer(vectors, dtype=np.uint8))
         _tune(chunk_vectors)
         bm25 = Bm25.load(version / "bm25", records.counts["chunks"])
         source_numbers = records.source_numbers()
     except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError, sqlite3.Error) as error:
         raise _damaged(folder, f"is damaged ({type(error).__name__})") from None
     if chunk_vectors.d != manifest.dimension or chunk_vectors.ntotal != records.counts["chunks"] \
+            or records.counts["articles"] != len(manifest.sources) \
+            or sum(info.chunks for info in manifest.sources) != records.counts["chunks"] \
             or manifest.counts.get("chunks") != records.counts["chunks"] \
             or manifest.counts.get("sentences", records.counts["sentences"]) != records.counts["sentences"]:
         raise _damaged(folder, "does not match its manifest")
@@ -251,8 +263,7 @@ def build_lock(folder: Path, on_wait: Any = None) -> Iterator[None]:
 
 
 def _damaged(folder: Path, problem: str) -> BrokenIndexError:
-    """Return the one-sentence error for an unusable index, with the command that recovers it."""
-    return BrokenIndexError(f"The index at {folder} {problem}; run `rag build PATH... --index {folder} --force`.")
+    return damaged_index(folder, problem)
 
 
 def _manifest_and_version(folder: Path) -> tuple[Manifest, Path]:
@@ -276,6 +287,10 @@ def _manifest_and_version(folder: Path) -> tuple[Manifest, Path]:
         manifest = Manifest(**{**raw, "sources": sources})
     except (KeyError, TypeError) as error:
         raise _damaged(folder, f"has a damaged manifest ({error})") from None
+    fields = {"counts": dict, "chunker": dict, "files": dict, "model": str, "dimension": int}
+    wrong = [name for name, kind in fields.items() if not isinstance(getattr(manifest, name), kind)]
+    if wrong:
+        raise _damaged(folder, f"has a damaged manifest (its {wrong[0]!r} is not a {fields[wrong[0]].__name__})")
     return manifest, version
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from .articles import Article, make_article
 from .build import build_index
+from .cleaning import TITLE_CHARS, check_article_text, clean_title
 from .embedder import Embedder
 from .errors import InputError, MissingArticleError
 from .index import Index, Manifest, SourceInfo, build_lock, index_exists, load_index, read_manifest, save_index
@@ -73,10 +74,11 @@ def article_from_text(text: str, title: str | None = None) -> Article:
     """Return an article of pasted text; its title is ``title``, else its heading, else its first words."""
     if not isinstance(text, str) or not text.strip():
         raise InputError("The article text is empty; paste the text of an article.")
-    if title is not None and (not isinstance(title, str) or len(title) > 300):
-        raise InputError("The title must be text of at most 300 characters.")
+    check_article_text(text)
+    if title is not None and (not isinstance(title, str) or len(title) > TITLE_CHARS):
+        raise InputError(f"The title must be text of at most {TITLE_CHARS} characters.")
     guessed = make_article(text, "pasted")
-    name = " ".join((title or "").split()) or (guessed.title if guessed.title != "Pasted" else _first_words(text))
+    name = clean_title(title or "") or (guessed.title if guessed.title != "Pasted" else clean_title(_first_words(text)))
     return dataclasses.replace(guessed, source=f"pasted:{name}", title=name)
 
 

@@ -37,7 +37,8 @@ ASK = (
     "Returns `answer` (the quoted supporting sentence(s) with markers [1], [2], preceded by a short answer "
     "when one stands out), `short_answer` (a few words, or null), `found` (false when the articles do not "
     "say; then do not guess), `sure` (false when found but the reader is unsure: say the articles may not "
-    "answer it) and `citations`: for each marker n, the article (`doc_id`, `title`, `source`, "
+    "answer it), `answer_kind` (fact, overview, quote, list, explanation or yesno: what the question asked "
+    "for; 'Summarize the article' gets an overview of cited sentences) and `citations`: for each marker n, the article (`doc_id`, `title`, `source`, "
     "`uri`) and the exact quoted `text`, which is characters `start`..`end` of the article text at `uri`. "
     "Quote or link these rather than paraphrasing when precision matters.\n\n"
     "Ask one self-contained question at a time: for a follow-up, repeat the subject ('When will the "
@@ -105,6 +106,14 @@ class AskResult(BaseModel):
     short_end: int | None = Field(default=None, description="Where it ends: text[short_start:short_end].")
     sure: bool = Field(default=False, description="False when not found, or when the reader is unsure: the answer "
                        "then quotes the closest passage under a warning, and short_answer is only its best guess.")
+    answer_kind: str = Field(default="fact", description="What the question asked for: fact, overview, quote "
+                             "(who said what), list, explanation or yesno.")
+    generated: bool = Field(default=False, description="True when a language model wrote the answer (every "
+                            "citation checked verbatim against the article); false for the extractive answer.")
+    model: str | None = Field(default=None, description="The language model that wrote the answer, or null.")
+    notice: str | None = Field(default=None, description="Why the language model's answer is not shown, or null.")
+    unsupported: list[list[int]] = Field(default_factory=list, description="[start, end] of each sentence of "
+                                         "answer that no checked citation supports.")
 
 
 class Passage(Quoted):
@@ -227,7 +236,9 @@ def make_server(assistant: Assistant) -> RagMCPServer:
                          citations=[Cited(n=c.n, doc_id=c.doc_id, title=c.title, source=c.source,
                                           uri=article_uri(c.doc_id), start=c.start, end=c.end, text=c.text,
                                           score=c.score) for c in answer.citations],
-                         short_start=answer.short_start, short_end=answer.short_end, sure=answer.sure)
+                         short_start=answer.short_start, short_end=answer.short_end, sure=answer.sure,
+                         answer_kind=answer.answer_kind, generated=answer.generated, model=answer.model,
+                         notice=answer.notice, unsupported=[[span.start, span.end] for span in answer.unsupported])
 
     @server.tool(name="search", title="Search the articles", description=SEARCH, annotations=read_only)
     def search_passages(query: Annotated[str, Field(description="What to look for.")], k: K = 5,

@@ -9,17 +9,22 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .answerer import Answer, Policy, compose_answer
+from .answerer import Answer, Policy
 from .articles import BUNDLED_NAME, Article, bundled_article, read_article
 from .build import stale_reason
+from .cleaning import clean_turn
+from .compose import compose, reading_plan
 from .embedder import Embedder, export_onnx, model_id
 from .errors import ArticleError, BrokenIndexError, InputError, OldIndexError
 from .followup import Turn, asks_something, check_history, condense, fill_in
+from .kinds import analyse
+from .overview import Overviews
+from .grounding import written_answer
+from .llm import OnText, Writer, writer_from_settings
 from .queryencoder import FORMAT as ONNX_FORMAT
 from .queryencoder import OnnxEncoder, export_folder, load_onnx_encoder
 from .reader import Reader, shared_reader
@@ -27,7 +32,7 @@ from .reading import Findings, Plan, read_passages
 from .retriever import Retriever
 from .settings import DEFAULT_MODEL, Settings
 from .stores import Snapshot, open_store
-from .support import analyse_question
+from .support import needs
 
 Say = Callable[[str], None]
 PASSAGES = 8
@@ -49,9 +54,7 @@ def clean_question(question: str, limit: int) -> str:
     """Return the question with control characters dropped and space collapsed; raise if unusable."""
     if not isinstance(question, str):
         raise InputError("The question must be text.")
-    kept = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in question
-                   if unicodedata.category(c) not in ("Cf", "Cs", "Co") or c == "\u200d")
-    cleaned = " ".join(kept.split())
+    cleaned = clean_turn(question, "question")
     if not cleaned:
         raise InputError("The question is empty; type a question about the article.")
     if len(cleaned) > limit:
@@ -144,8 +147,10 @@ class Assistant:
 
     def __init__(self, settings: Settings | None = None, say: Say | None = None,
                  build_missing: bool = True, policy: Policy = Policy(), embedder: Embedder | None = None,
-                 reader: Reader | None = None, plan: Plan = Plan()) -> None:
+                 reader: Reader | None = None, plan: Plan = Plan(), writer: Writer | None = None) -> None:
         self.settings = settings or Settings.from_env()
+        self.say = say
+        self.writer = writer or writer_from_settings(self.settings)  # an LLM that writes answers, or None
         self.plan = plan
         self.store = open_store(self.settings)
         if not build_missing:
@@ -159,6 +164,7 @@ class Assistant:
         self.encoder: Embedder | OnnxEncoder = embedder or self._query_encoder()
         self.reader = reader or shared_reader("", self.settings.threads)
         self._loaded = _Loaded(index, Retriever(index))
+        self.overviews = Overviews(lambda texts: self.encoder.embed(texts))
         self._reloading = threading.Lock()
         self._checked = time.monotonic()
 
@@ -196,18 +202,30 @@ class Assistant:
             self._embedder = Embedder(self.settings.model, self.settings.threads)
         return self._embedder
 
+    def _export(self) -> bool:
+        """Export the ONNX query encoder; False if the model can't be, or the cache folder can't be written."""
+        folder = export_folder(self.model_id)
+        try:
+            return export_onnx(self.embedder(), folder, ONNX_FORMAT)
+        except OSError as error:
+            if self.say:
+                self.say(f"The fast question encoder could not be saved in {folder.parent} ({error.strerror or error}); "
+                         "questions are encoded with the full model (set RAG_CACHE_DIR to a writable folder).")
+            return False
+
     def _query_encoder(self) -> Embedder | OnnxEncoder:
         """Return the ONNX encoder, exporting it first if needed; the Embedder if the model can't be exported."""
         encoder = load_onnx_encoder(self.model_id, self.settings.threads)
-        if encoder is None and export_onnx(self.embedder(), export_folder(self.model_id), ONNX_FORMAT):
+        if encoder is None and self._export():
             encoder = load_onnx_encoder(self.model_id, self.settings.threads)
         return encoder or self.embedder()
 
     def ask(self, question: str, k: int | None = None, history: Sequence[Turn] = (),
-            article: str | None = None) -> Answer:
+            article: str | None = None, on_text: OnText | None = None) -> Answer:
         """Answer ``question`` from the index, citing the sentences it quotes; ``history`` helps follow-ups.
 
-        ``article`` (a ``doc_id``) limits the answer to that one article.
+        ``article`` (a ``doc_id``) limits the answer to that one article. With an LLM configured, the model
+        writes the answer from the passages and ``on_text`` gets its text as it comes; its citations are checked.
 
         A question that leans on the conversation ("When will they be deployed?") is looked up twice, alone
         and with the previous question folded into the search; the reader reads the question as asked in the
@@ -215,33 +233,54 @@ class Assistant:
         """
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
-        check_history(history)
+        history = check_history(history)
         k = self.settings.k if k is None else k
         check_k(k)
         loaded = self._loaded  # one consistent index + retriever for this question
         within = None if article is None else loaded.index.article_chunks(article)
+        kind = analyse(question)
+        timings = {"embed": 0.0, "retrieve": 0.0, "read": 0.0}
+        if kind.kind == "overview":
+            doc_id = article or self.overviews.named(question, loaded.index,
+                                                     lambda: self._top_article(question, loaded, timings))
+            return self._timed(self.overviews.answer(question, loaded.index, doc_id, k), started, timings)
         asked = fill_in(question, history)
         queries = [q for q in dict.fromkeys([asked, condense(asked, history)]) if asks_something(q)]
-        timings = {"embed": 0.0, "retrieve": 0.0, "read": 0.0}
         best: Findings | None = None
         for query in queries:
-            findings = self._find(asked, query, max(k, PASSAGES), within, loaded, timings)
+            findings = self._find(asked, query, max(k, PASSAGES), within, loaded, timings,
+                                  reading_plan(kind, self.plan))
             if best is None or findings.margin > best.margin:
                 best = findings
         best = best or Findings((), 0.0, 0)  # nothing to look for: declined
-        answer = compose_answer(question, best, loaded.index, k, self.policy, analyse_question(asked))
+        answer = compose(kind, best, loaded.index, k, self.policy, article, needs(asked))
+        if self.writer is not None:  # an LLM writes the answer; every quote it cites is checked (rag/grounding.py)
+            written = time.perf_counter()
+            answer = written_answer(self.writer, answer, question, history, best, loaded.index, self.policy, on_text)
+            timings["llm"] = (time.perf_counter() - written) * 1000
+        return self._timed(answer, started, timings)
+
+    @staticmethod
+    def _timed(answer: Answer, started: float, timings: dict[str, float]) -> Answer:
         timings["total"] = (time.perf_counter() - started) * 1000
         return dataclasses.replace(answer, timings_ms={name: round(value, 2) for name, value in timings.items()})
 
+    def _top_article(self, query: str, loaded: _Loaded, timings: dict[str, float]) -> str | None:
+        """Return the doc_id of the article whose passage best matches ``query`` (an article a question names)."""
+        started = time.perf_counter()
+        passages = loaded.retriever.retrieve(query, self.encoder.embed([query])[0], 1)
+        timings["retrieve"] += (time.perf_counter() - started) * 1000
+        return passages[0].doc_id if passages else None
+
     def _find(self, question: str, query: str, depth: int, within: tuple[int, int] | None, loaded: _Loaded,
-              timings: dict[str, float]) -> Findings:
+              timings: dict[str, float], plan: Plan) -> Findings:
         """Retrieve passages for ``query`` and read them for ``question``; add each stage's time to ``timings``."""
         started = time.perf_counter()
         vector = self.encoder.embed([query])[0]
         embedded = time.perf_counter()
         passages = loaded.retriever.retrieve(query, vector, depth, within)
         retrieved = time.perf_counter()
-        findings = read_passages(self.reader, question, passages, loaded.index, self.plan)
+        findings = read_passages(self.reader, question, passages, loaded.index, plan)
         done = time.perf_counter()
         timings["embed"] += (embedded - started) * 1000
         timings["retrieve"] += (retrieved - embedded) * 1000

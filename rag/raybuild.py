@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from .articles import article_files, display_path, read_article
-from .build import BuildReport, Say, prepare_articles
+from .build import prepare_articles
 from .errors import ArticleError, InputError
 from .settings import Settings
+from .snapshot import BuildReport, Say
 from .stores.postgres import PostgresStore, Writer
 
 BATCH = 8  # articles per Ray task

@@ -13,11 +13,13 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from .articles import Article
 from .chunker import Chunk
+from .errors import damaged_index
 from .sentences import Sentence
 
 T = TypeVar("T")
@@ -55,17 +57,34 @@ def write_records(path: Path, articles: Iterable[Article], chunks: Iterable[tupl
         connection.close()
 
 
+@dataclass(frozen=True)
+class Expected:
+    """What the manifest says of one article, checked against the records as they are read."""
+
+    sha256: str
+    characters: int  # 0: not recorded (an index built before it was)
+    sentences: int
+
+
 class Records:
     """A read-only records file: one connection per process, shared by its threads under a lock.
 
     The connection is opened once and kept, so a process keeps reading its version even after a newer
     build deleted the file; a forked child opens its own (SQLite connections must not cross a fork).
+    With ``expected`` (one per article, from the manifest) every row is checked when first read: an
+    article's text against its sha256, every sentence and chunk span against its article's bounds;
+    a mismatch raises BrokenIndexError instead of quoting garbled text.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, expected: Sequence[Expected] | None = None, folder: object = None) -> None:
         if not path.is_file():
             raise FileNotFoundError(path)
         self.path = path
+        self.expected = expected
+        self.folder = folder if folder is not None else path.parent.parent
+        self._first_sentence = [0]
+        for info in expected or ():
+            self._first_sentence.append(self._first_sentence[-1] + info.sentences)
         self._lock = threading.Lock()
         self._pid = -1
         self._open: sqlite3.Connection | None = None
@@ -92,9 +111,17 @@ class Records:
         return self._query(sql, *values)[0]
 
     def _articles(self, first: int, stop: int) -> list[Article]:
-        return [Article(source, title, text, start, end) for source, title, text, start, end in self._query(
-            "SELECT source, title, text, body_start, body_end FROM articles WHERE number >= ? AND number < ? "
-            "ORDER BY number", first, stop)]
+        rows = self._query("SELECT number, source, title, text, body_start, body_end FROM articles "
+                           "WHERE number >= ? AND number < ? ORDER BY number", first, stop)
+        result = []
+        for number, source, title, text, start, end in rows:
+            article = Article(source, title, text, start, end)
+            if self.expected is not None and (number >= len(self.expected)
+                                              or article.digest != self.expected[number].sha256):
+                raise damaged_index(self.folder, f"is damaged (the text of {source!r} does not match its checksum)")
+            self._check(0 <= start <= end <= len(text), "an article's body")
+            result.append(article)
+        return result
 
     def _chunks(self, first: int, stop: int) -> list[Chunk]:
         rows = self._query("SELECT article, ordinal, start, end FROM chunks WHERE number >= ? AND number < ? "
@@ -102,21 +129,41 @@ class Records:
         result = []
         for article, ordinal, start, end in rows:
             owner = self.articles[article]
+            self._check(0 <= start <= end <= len(owner.text), "a chunk")
             result.append(Chunk(owner.source, ordinal, start, end, owner.text[start:end]))
         return result
 
     def _sentences(self, first: int, stop: int) -> list[Sentence]:
-        return [Sentence(start, end) for start, end in self._query(
-            "SELECT start, end FROM sentences WHERE number >= ? AND number < ? ORDER BY number", first, stop)]
+        rows = self._query("SELECT article, start, end FROM sentences WHERE number >= ? AND number < ? "
+                           "ORDER BY number", first, stop)
+        for article, start, end in rows:
+            limit = self._expected(article).characters if self.expected is not None else 0
+            self._check(0 <= start <= end and (not limit or end <= limit), "a sentence")
+        return [Sentence(start, end) for _, start, end in rows]
 
     def _sentence_sources(self, first: int, stop: int) -> list[int]:
         return [row[0] for row in self._query(
             "SELECT article FROM sentences WHERE number >= ? AND number < ? ORDER BY number", first, stop)]
 
     def _chunk_sentences(self, first: int, stop: int) -> list[tuple[int, int]]:
-        return [(a, b) for a, b in self._query(
-            "SELECT first_sentence, stop_sentence FROM chunks WHERE number >= ? AND number < ? ORDER BY number",
-            first, stop)]
+        rows = self._query("SELECT article, first_sentence, stop_sentence FROM chunks WHERE number >= ? "
+                           "AND number < ? ORDER BY number", first, stop)
+        bounds = self._first_sentence
+        for article, a, b in rows:
+            if self.expected is not None:
+                self._expected(article)
+            self._check(0 <= a <= b and (self.expected is None or bounds[article] <= a <= b <= bounds[article + 1]),
+                        "a chunk's sentence range")
+        return [(a, b) for _, a, b in rows]
+
+    def _expected(self, article: int) -> Expected:
+        assert self.expected is not None
+        self._check(0 <= article < len(self.expected), "a row's article number")
+        return self.expected[article]
+
+    def _check(self, holds: bool, what: str) -> None:
+        if not holds:
+            raise damaged_index(self.folder, f"is damaged ({what} lies outside its article)")
 
 
 class Rows(Sequence[T]):

@@ -87,15 +87,16 @@ def _sentences_of(doc, text: str, offset: int) -> list[Sentence]:  # type: ignor
 
 
 _OPENING = "\"'\u201c\u2018\u201d\u2019([{"
+_ENDED = re.compile("[.!?\u2026][)\\]]*$")  # a sentence end (after a closing quote, a lower-case word goes on)
 _NO_START = ".,;:!?%)]}\u2019\u201d-"
 
 
 def _continues(text: str, start: int, end: int, next_start: int) -> bool:
-    """Return whether the sentence at ``next_start`` goes on from ``text[start:end]``: it begins with a lower-case
-    word or a mark no sentence starts with ("Lt" / ". Col. Menichini"), or closes a bracket the other left open
-    ("33 degrees [" / "Fahrenheit]")."""
+    """Return whether the sentence at ``next_start`` goes on from ``text[start:end]``: it begins with a mark no
+    sentence starts with ("Lt" / ". Col. Menichini"), or with a lower-case word after no full stop, or closes a
+    bracket the other left open ("33 degrees [" / "Fahrenheit]")."""
     first = text[next_start]
-    if first in _NO_START or first.islower():
+    if first in _NO_START or (first.islower() and not _ENDED.search(text, start, end)):
         return True
     for opener, closer in ("()", "[]"):
         if text.count(opener, start, end) > text.count(closer, start, end):

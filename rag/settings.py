@@ -41,10 +41,16 @@ class Settings:
     hnsw_from: int = 50_000
     max_article_mb: int = MAX_MEGABYTES
     database_url: str = ""  # a Postgres URL: the index lives in that database instead of index_dir
+    # An OpenAI-compatible server that writes the answers (rag/writer.py); empty: extractive answers only.
+    llm_url: str = ""
+    llm_model: str = ""  # empty: the first model the server lists
+    llm_api_key: str = field(default="", repr=False)
+    llm_timeout: float = 60.0  # seconds for the whole answer; slower means the extractive answer
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read ``RAG_INDEX_DIR``, ``RAG_EMBED_MODEL``, ``RAG_DATABASE_URL`` and the whole-number ``RAG_*`` settings."""
+        """Read ``RAG_INDEX_DIR``, ``RAG_EMBED_MODEL``, ``RAG_DATABASE_URL``, ``RAG_LLM_*`` and the whole-number
+        ``RAG_*`` settings."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         if env.get("RAG_INDEX_DIR"):
@@ -53,6 +59,12 @@ class Settings:
             values["model"] = env["RAG_EMBED_MODEL"]
         if env.get("RAG_DATABASE_URL"):
             values["database_url"] = env["RAG_DATABASE_URL"]
+        for key, name in (("llm_url", "RAG_LLM_URL"), ("llm_model", "RAG_LLM_MODEL"),
+                          ("llm_api_key", "RAG_LLM_API_KEY")):
+            if env.get(name):
+                values[key] = env[name].strip()
+        if env.get("RAG_LLM_TIMEOUT"):
+            values["llm_timeout"] = _parse_seconds("RAG_LLM_TIMEOUT", env["RAG_LLM_TIMEOUT"])
         for key, name in (("k", "RAG_K"), ("chunk_tokens", "RAG_CHUNK_TOKENS"),
                             ("chunk_overlap", "RAG_CHUNK_OVERLAP"), ("threads", "RAG_THREADS"),
                             ("hnsw_from", "RAG_HNSW_FROM"), ("max_article_mb", "RAG_MAX_ARTICLE_MB")):
@@ -74,6 +86,10 @@ class Settings:
             raise InputError(f"The thread count must be between 0 (automatic) and 256, not {self.threads}.")
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
             raise InputError("The database URL must start with postgresql://, e.g. postgresql://user@host/dbname.")
+        if self.llm_url and not self.llm_url.startswith(("http://", "https://")):
+            raise InputError("The LLM URL must start with http:// or https://, e.g. http://127.0.0.1:11434/v1.")
+        if not 0.1 <= self.llm_timeout <= 3600:
+            raise InputError(f"The LLM timeout must be between 0.1 and 3600 seconds, not {self.llm_timeout}.")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2 + 1:
             raise InputError("The chunk overlap must be at least 0 and at most half the chunk size.")
         return self
@@ -89,3 +105,10 @@ def _parse_int(name: str, raw: str) -> int:
         return int(raw)
     except ValueError:
         raise InputError(f"{name} must be a whole number, not {raw!r}.") from None
+
+
+def _parse_seconds(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise InputError(f"{name} must be a number of seconds, not {raw!r}.") from None

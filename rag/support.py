@@ -18,7 +18,7 @@ Checks that need no model, each about the question and the evidence that holds t
   passage (the one most about the question's subject). Measured, not on by default: it hedged as many right
   answers as wrong ones.
 
-``analyse_question`` runs once per question; ``check_support`` once per answer. Which checks count is the
+``needs`` runs once per question; ``check_support`` once per answer. Which checks count is the
 policy's choice (``rag.answerer.Policy.checks``); the figures that chose them are in benchmarks/QUALITY.md.
 """
 from __future__ import annotations
@@ -78,7 +78,7 @@ _ANY_COUNTED = frozenset(("peopl", "person", "time"))  # counted by any noun: "h
 
 
 @dataclass(frozen=True)
-class Asked:
+class Needs:
     """A question, analysed once: the kind of answer it asks for and the terms an answer must be about."""
 
     text: str
@@ -105,7 +105,7 @@ class Support:
         return tuple(check for check in CHECKS if failed[check])
 
 
-def analyse_question(question: str) -> Asked:
+def needs(question: str) -> Needs:
     """Return what ``question`` asks for. Example: 'How much did Halvorsen pay for "Nordic Box"?' ->
     kind 'money', terms ('nordic', 'box', 'halvorsen')."""
     text = question.strip()
@@ -123,7 +123,7 @@ def analyse_question(question: str) -> Asked:
     counted = folded_terms(counting.group(1)) if counting else ()
     if counted[:1] and counted[0] in _ANY_COUNTED:
         counted = ()
-    return Asked(text, kind, found, frozenset(folded_terms(text)), counted)
+    return Needs(text, kind, found, frozenset(folded_terms(text)), counted)
 
 
 def folded_terms(text: str) -> tuple[str, ...]:
@@ -164,7 +164,7 @@ def context(evidence: Evidence, index: Snapshot) -> str:
     return " ".join((article.title, text[min(start, paragraph_start):max(end, paragraph_end)]))
 
 
-def check_support(asked: Asked, best: Evidence, findings: Findings, index: Snapshot) -> Support:
+def check_support(asked: Needs, best: Evidence, findings: Findings, index: Snapshot) -> Support:
     """Return how well the evidence ``best`` (the answer's sentence) supports an answer to ``asked``."""
     text = index.article(best.passage.chunk.source).text
     span = text[best.span_start:best.span_end]

@@ -55,6 +55,21 @@ def assistant(bundled_index_dir: Path, embedder):
 
 
 @pytest.fixture(scope="session")
+def kinds_assistant(tmp_path_factory: pytest.TempPathFactory, embedder):
+    """An Assistant over three articles: the bundled one and two of tests/data/answer-kinds (museum, strike)."""
+    from rag.articles import bundled_article, read_article
+    from rag.build import update_index
+    from rag.pipeline import Assistant
+    from rag.settings import Settings
+
+    folder = tmp_path_factory.mktemp("kinds") / "index"
+    kinds = Path(__file__).parent / "data" / "answer-kinds"
+    articles = [bundled_article(), read_article(kinds / "museum-returns.txt"), read_article(kinds / "port-strike.txt")]
+    update_index(articles, folder, embedder, Settings(index_dir=folder))
+    return Assistant(Settings(index_dir=folder), build_missing=False, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
 def postgres():
     """A real Postgres 18 + pgvector for the session, on 127.0.0.1, in a folder of its own (see ``own_folder``)."""
     from engines import LocalPostgres, own_folder
@@ -158,7 +173,11 @@ def mcp_tour():
         answer = result.structured_content
         assert answer["found"] and "Le Drian" in answer["answer"] and "[1]" in answer["answer"]
         assert [c["n"] for c in answer["citations"]] == [1, 2]
+        assert answer["answer_kind"] in ("fact", "list")
         assert json.loads(result.content[0].text) == answer  # a client that reads only text sees the same
+        summary = (await session.call_tool("ask", {"question": "Give me the gist"})).structured_content
+        assert summary["answer_kind"] == "overview" and len(summary["citations"]) == 3
+        assert all(article.text[c["start"]:c["end"]] == c["text"] for c in summary["citations"])
         opened = {}
         for citation in answer["citations"]:
             contents = (await session.read_resource(citation["uri"])).contents

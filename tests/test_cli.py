@@ -59,6 +59,23 @@ def test_json_lines_from_standard_input(tmp_path: Path, bundled_index_dir: Path)
     assert rows[2]["found"] is False and rows[2]["answer"] == "The article doesn't say."
 
 
+def test_answer_kinds_from_the_command_line(bundled_index_dir: Path):
+    questions = "Summarize the article\nWhat did Carter say about Le Drian?\nWhat are the three objectives of the plan?\n"
+    result = run("ask", "--json", "-", "--index", str(bundled_index_dir), stdin=questions)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["answer_kind"] for row in rows] == ["overview", "quote", "list"]
+    text = read_article(Path(__file__).parents[1] / "rag" / "data" / "paris-coalition-meeting.txt").text
+    for row in rows:
+        assert row["found"] and row["citations"]
+        for citation in row["citations"]:
+            assert text[citation["start"]:citation["end"]] == citation["text"]
+    starts = [c["start"] for c in rows[0]["citations"]]
+    assert len(starts) == 3 and starts == sorted(starts)
+    plain = run("ask", "--index", str(bundled_index_dir), "What are the key points?")
+    assert plain.returncode == 0 and "[3]" in plain.stdout and rows[0]["citations"][0]["text"] in plain.stdout
+
+
 def test_build_info_and_ask_a_custom_index(tmp_path: Path):
     folder = tmp_path / "news"
     folder.mkdir()
@@ -147,6 +164,44 @@ def test_a_corrupt_index_is_reported_not_crashed(tmp_path: Path, bundled_index_d
     result = run("ask", "--index", str(folder), "who met?")
     assert_one_sentence_error(result)
     assert "damaged" in result.stderr and "--force" in result.stderr
+
+
+def test_force_rebuilds_an_index_whose_manifest_is_garbled(tmp_path: Path, bundled_index_dir: Path):
+    folder = tmp_path / "copy"
+    shutil.copytree(bundled_index_dir, folder)
+    version = folder / (folder / "CURRENT").read_text().strip()
+    (version / "manifest.json").write_text("garbage")
+    told = run("ask", "--index", str(folder), "who met?").stderr
+    command = told[told.index("`rag build") + 1:told.index("`.")].replace("PATH...", str(write_stories(tmp_path)[0]))
+    rebuilt = run(*command.split())  # exactly the command the error names
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "Rebuilding from scratch" in rebuilt.stderr and "Indexed 1 article(s)" in rebuilt.stdout
+    answer = run("ask", "--index", str(folder), "When does the bridge open?")
+    assert answer.returncode == 0 and "Bridge news" in answer.stdout
+
+
+def test_a_build_reports_an_article_added_while_it_waited_for_the_lock(tmp_path: Path, embedder):
+    from rag.build import build_index
+    from rag.index import build_lock, load_index, save_index
+    from rag.library import article_from_text
+    from rag.settings import Settings
+
+    bridge, budget, festival = write_stories(tmp_path / "news")
+    assert run("rag", "add", str(bridge), str(budget), "--index", "idx", cwd=tmp_path).returncode == 0
+    folder = tmp_path / "idx"
+    with build_lock(folder):
+        build = subprocess.Popen([str(BIN / "rag"), "build", str(festival), "--index", "idx"], cwd=tmp_path,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        waiting = build.stderr.readline()
+        assert "waiting for it to finish" in waiting
+        # an add (as the server makes it, under the lock) lands while the build waits
+        previous = load_index(folder)
+        late = article_from_text("The late ferry will run on Sundays from June, said the harbour master.", "Late ferry")
+        save_index(build_index([*previous.articles, late], embedder, Settings(index_dir=folder), previous).index, folder)
+    out, err = build.communicate(timeout=300)
+    assert build.returncode == 0, err
+    assert "removed: pasted:Late ferry \u201cLate ferry\u201d" in err  # not dropped without a word
+    assert "3 removed" in out
 
 
 def test_help_is_quick_and_plain():
@@ -325,3 +380,65 @@ def test_progress_bars_on_a_terminal_only(tmp_path: Path):
     assert "Reading articles: 100%" in text and "2/2" in text and "Embedding chunks: 100%" in text
     assert "chunks/s" in text or "s/ chunk" in text  # the rate
     assert "<00:00" in text  # time left
+
+
+def test_a_folder_is_read_without_following_links_out_of_it_and_an_empty_path_is_refused(tmp_path: Path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("The vault code is 4417, said the guard.", encoding="utf-8")
+    news = tmp_path / "news"
+    write_stories(news)
+    (news / "shadow.txt").symlink_to(secret)
+    (news / "bridge-again.txt").symlink_to(news / "bridge.txt")  # a link inside the folder is fine
+    added = run("rag", "add", "news", "--index", "idx", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert "skipped: news/shadow.txt links outside news" in added.stderr
+    listing = run("rag", "list", "--json", "--index", "idx", cwd=tmp_path)
+    assert sorted(entry["source"] for entry in json.loads(listing.stdout)) == [
+        "news/bridge-again.txt", "news/bridge.txt", "news/budget.md", "news/festival.txt"]
+    for command in ("add", "build"):
+        empty = run("rag", command, "", "--index", "idx", cwd=tmp_path)
+        assert empty.returncode == 2 and "an empty path was given" in empty.stderr
+        assert_one_sentence_error(empty)
+
+
+def test_titles_with_terminal_escapes_are_cleaned_before_they_are_stored_or_printed(tmp_path: Path,
+                                                                                    bundled_index_dir: Path):
+    from web import create_app
+
+    shutil.copytree(bundled_index_dir, tmp_path / "idx")
+    client = create_app({"INDEX_DIR": str(tmp_path / "idx")}).test_client()
+    hostile = "a\u0000b\u001b[31mred\u202eevil\u0007"
+    response = client.post("/api/documents?wait=1", json={"text": STORY_TEXT, "title": hostile})
+    assert response.status_code == 201 and response.get_json()["title"] == "a b [31mredevil"
+    (tmp_path / "long.txt").write_text("# " + "Headline " * 25_000 + "\n\n" + STORY_TEXT, encoding="utf-8")
+    assert run("rag", "add", "long.txt", "--index", "idx", cwd=tmp_path).returncode == 0
+    for command in ("list", "info"):
+        shown = run("rag", command, "--index", "idx", cwd=tmp_path)
+        assert shown.returncode == 0 and "a b [31mredevil" in shown.stdout
+        assert not any(c in shown.stdout for c in "\x00\x1b\x07\u202e")
+        assert max(len(line) for line in shown.stdout.splitlines()) < 450  # a 225 KB heading is cut to 300
+    assert len(client.get("/api/health").get_data()) < 4000
+
+
+STORY_TEXT = "The council said the ferry would restart in May, after repairs to the pier."
+
+
+def test_unusable_files_and_folders_are_one_sentence_and_exit_7(tmp_path: Path, bundled_index_dir: Path):
+    story = write_stories(tmp_path / "news")[0]
+    (tmp_path / "plain-file").write_text("not a folder")
+    shutil.copytree(bundled_index_dir, tmp_path / "locked")
+    (tmp_path / "locked" / ".lock").unlink(missing_ok=True)
+    (tmp_path / "locked" / ".lock").mkdir()  # the lock file can't be opened, as in a folder without write permission
+    for index in ("plain-file", "locked"):
+        result = run("rag", "add", str(story), "--index", index, cwd=tmp_path)
+        assert result.returncode == 7, result.stderr
+        assert_one_sentence_error(result)
+    assert "File exists" in run("rag", "build", str(story), "--index", "plain-file", cwd=tmp_path).stderr
+
+
+def test_ask_answers_when_the_cache_folder_cannot_be_written(tmp_path: Path, bundled_index_dir: Path):
+    (tmp_path / "home-file").write_text("a file where the cache folder would be")
+    result = run("ask", "--index", str(bundled_index_dir), "who chaired the Paris meeting?",
+                 env={"RAG_CACHE_DIR": str(tmp_path / "home-file" / "cache")})
+    assert result.returncode == 0, result.stderr
+    assert "Carter" in result.stdout and "set RAG_CACHE_DIR to a writable folder" in result.stderr

@@ -170,3 +170,10 @@ def test_a_silent_server_times_out(guard: list[str]):
         port = listener.getsockname()[1]
         with pytest.raises(FetchError, match="could not be fetched"):
             fetch_article(f"http://127.0.0.1:{port}/slow", 1_000_000, allow_loopback=True, timeout=1.0)
+
+
+@pytest.mark.parametrize("address", ["fec0::1", "fec0:1::8", "192.0.0.8", "192.0.0.170"])
+def test_site_local_and_protocol_assignment_addresses_are_refused(address: str):
+    from rag.fetch import refusal
+
+    assert refusal(address) == "a private address"

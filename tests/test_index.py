@@ -101,6 +101,41 @@ def test_damaged_indexes_give_one_clear_sentence(tmp_path: Path, bundled_index_d
     assert "\n" not in str(caught.value) and "rag build" in str(caught.value)
 
 
+@pytest.mark.parametrize("damage, message", [
+    ("flipped_faiss_bytes", "chunks.faiss does not match its checksum"),
+    ("edited_article_text", "does not match its checksum"),
+    ("sentence_past_the_text", "a sentence lies outside its article"),
+    ("chunk_sentences_out_of_range", "sentence range lies outside its article"),
+    ("counts_null", "its 'counts' is not a dict"),
+])
+def test_silent_corruption_is_caught_before_it_changes_an_answer(tmp_path: Path, bundled_index_dir: Path, embedder,
+                                                                damage: str, message: str):
+    import sqlite3
+
+    from rag.pipeline import Assistant
+
+    folder = _copy(bundled_index_dir, tmp_path / "copy")
+    version = folder / (folder / "CURRENT").read_text().strip()
+    if damage == "flipped_faiss_bytes":
+        data = bytearray((version / "chunks.faiss").read_bytes())
+        for at in range(len(data) // 2, len(data) // 2 + 200):  # inside the vectors: the file still loads
+            data[at] ^= 0x5A
+        (version / "chunks.faiss").write_bytes(bytes(data))
+    elif damage == "counts_null":
+        raw = json.loads((version / "manifest.json").read_text())
+        (version / "manifest.json").write_text(json.dumps({**raw, "counts": None}))
+    else:
+        os.chmod(version / "records.sqlite", 0o644)
+        with sqlite3.connect(version / "records.sqlite") as db:
+            db.execute({"edited_article_text": "UPDATE articles SET text = replace(text, '7', '57')",
+                        "sentence_past_the_text": "UPDATE sentences SET end = end + 1000000",
+                        "chunk_sentences_out_of_range": "UPDATE chunks SET stop_sentence = stop_sentence + 999"}[damage])
+    with pytest.raises(BrokenIndexError, match=message) as caught:
+        assistant = Assistant(Settings(index_dir=folder), build_missing=False, embedder=embedder)
+        assistant.ask("How much money did the coalition pledge?")
+    assert "\n" not in str(caught.value) and f"--index {folder} --force" in str(caught.value)
+
+
 def test_a_killed_build_leaves_the_previous_index_usable(tmp_path: Path, bundled_index_dir: Path):
     folder = _copy(bundled_index_dir, tmp_path / "live")
     before = read_manifest(folder)

@@ -150,7 +150,7 @@ def test_builds_are_incremental_by_content_hash(database, embedder, onnx_export)
     second = store.update([one, changed], embedder, settings)
     assert second.embedded == ["two.txt"] and second.reused == ["one.txt"] and second.index.version == "2"
     third = store.update([changed], embedder, settings)
-    assert third.removed == ["one.txt"] and third.embedded == []
+    assert [gone.source for gone in third.removed] == ["one.txt"] and third.embedded == []
     assistant = replica(database)
     assert "satellite" in assistant.ask("What did they agree to share?").answer
     assert [s.source for s in assistant.index.manifest.sources] == ["two.txt"]
@@ -245,6 +245,14 @@ def test_a_database_without_the_vector_extension_is_named(postgres, embedder):
     limited = url.replace("postgres@", "builder@")
     with pytest.raises(DatabaseError, match="has no `vector` extension"):
         PostgresStore(limited).update([bundled_article()], embedder, Settings(database_url=limited))
+
+
+def test_a_build_creates_the_vector_extension_where_its_user_may(postgres, tmp_path: Path):
+    url = postgres.create_database("fresh_no_vector", vector=False)
+    result = subprocess.run([RAG, "build", str(PARIS), "--db", url], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(url) as connection:
+        assert connection.execute("SELECT count(*) FROM pg_extension WHERE extname = 'vector'").fetchone() == (1,)
 
 
 def test_an_empty_database_says_to_build_and_a_newer_schema_says_to_upgrade(database, embedder):

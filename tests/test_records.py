@@ -13,8 +13,8 @@ from rag.sentences import Sentence
 def test_records_round_trip_and_read_rows_on_demand(tmp_path: Path):
     one = make_article("Ministers met in Rome.\n\nThey agreed.", "one.txt")
     two = make_article("Talks 🙂 end.", "two.txt")
-    chunks = [Chunk("one.txt", 0, 0, 22, one.text[0:22]), Chunk("two.txt", 0, 0, 13, two.text[0:13])]
-    sentences = [Sentence(0, 22), Sentence(24, 36), Sentence(0, 13)]
+    chunks = [Chunk("one.txt", 0, 0, 22, one.text[0:22]), Chunk("two.txt", 0, 0, 12, two.text[0:12])]
+    sentences = [Sentence(0, 22), Sentence(24, 36), Sentence(0, 12)]
     write_records(tmp_path / "r.sqlite", [one, two], [(0, chunks[0], (0, 1)), (1, chunks[1], (2, 3))],
                   [(0, sentences[0]), (0, sentences[1]), (1, sentences[2])])
     records = Records(tmp_path / "r.sqlite")

@@ -72,3 +72,8 @@ def test_a_match_reports_short_lines_are_sentences_of_their_own():
     article = make_article(text, "match.txt")
     texts = [article.text[s.start:s.end] for s in split_sentences(article)]
     assert texts[-1] == "Att: 47,111 Ref: Anthony Taylor" and "Scorers: Ronaldo 12, Giggs 80." in texts
+
+
+def test_a_text_in_lower_case_keeps_its_sentences():
+    article = make_article("the council met on monday. it voted to close the bridge. repairs start in june.", "lc.txt")
+    assert len(split_sentences(article)) == 3

@@ -50,16 +50,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _base(args: argparse.Namespace) -> str:
+def _base(args: argparse.Namespace | None = None) -> str:
     """The base model's folder: the installed MiniLM, or the config and tokenizer in a pack."""
-    if args.packed is not None and args.step != "pack":
+    if args is not None and args.packed is not None and args.step != "pack":
         return str(args.packed / "base")
     from rag.embedder import _default_path
 
     return _default_path()
 
 
-def _tokens(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _tokens(args: argparse.Namespace | None = None):  # type: ignore[no-untyped-def]
     from rag.reader import Tokens
 
     return Tokens(Path(_base(args)) / "tokenizer.json")

@@ -29,6 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         EMBED_MODEL=None,
         K=3,
         CORS_ORIGINS="",
+        ALLOWED_HOSTS="",
         MAX_CONTENT_LENGTH=64 * 1024,
         FRAME_ANCESTORS="*",
         API_KEY="",
@@ -73,7 +74,8 @@ def _load_assistant(app: Flask):  # type: ignore[no-untyped-def]
 
     settings = Settings.from_env().replace(
         index_dir=Path(app.config["INDEX_DIR"]) if app.config["INDEX_DIR"] else None,
-        model=app.config["EMBED_MODEL"], k=int(app.config["K"]), threads=int(app.config["THREADS"]))
+        model=app.config["EMBED_MODEL"], k=int(app.config["K"]), threads=int(app.config["THREADS"]),
+        llm_url=app.config.get("LLM_URL") or None, llm_model=app.config.get("LLM_MODEL") or None)
     return Assistant(settings, say=app.logger.warning)
 
 

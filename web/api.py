@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from rag.answerer import answer_to_dict
 from rag.errors import InputError
@@ -14,6 +17,7 @@ from rag.pipeline import MAX_K, valid_k
 
 from .errors import NotFound, UnsupportedType
 from .openapi import openapi_document
+from .security import may_read
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -43,11 +47,17 @@ def ask() -> Response:
     doc_id = body.get("doc_id")
     if doc_id is not None and not isinstance(doc_id, str):
         raise InputError("The field 'doc_id' must be a string: the id of one article, or left out for all.")
-    answer = answer_to_dict(current_assistant().ask(question, k, _history(body.get("history", [])), article=doc_id))
-    if stream or request.accept_mimetypes.best == "text/event-stream":
-        return Response(stream_with_context(_events(answer)), mimetype="text/event-stream",
-                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    return jsonify(answer)
+    assistant, history = current_assistant(), _history(body.get("history", []))
+    streamed = stream or request.accept_mimetypes.best == "text/event-stream"
+    if streamed and assistant.writer is not None:
+        events = _written_events(lambda on_text: assistant.ask(question, k, history, article=doc_id, on_text=on_text))
+    else:
+        answer = answer_to_dict(assistant.ask(question, k, history, article=doc_id))
+        if not streamed:
+            return jsonify(answer)
+        events = _events(answer)
+    return Response(stream_with_context(events), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @api.get("/documents/<doc_id>")
@@ -63,9 +73,11 @@ def document(doc_id: str) -> Response:
 
 @api.get("/health")
 def health() -> Response:
-    """Report readiness and what the loaded index holds."""
+    """Report readiness and what the loaded index holds (only readiness to a caller who may not read it)."""
     assistant = current_assistant()
     manifest = assistant.index.manifest
+    if not may_read(current_app):
+        return jsonify({"status": "ok"})
     return jsonify({"status": "ok", "index": assistant.store.name, "model": manifest.model,
                     "built_at": manifest.built_at, "chunks": manifest.counts.get("chunks", 0),
                     "sources": [{"id": s.doc_id, "source": s.source, "title": s.title, "chunks": s.chunks}
@@ -79,10 +91,24 @@ def openapi() -> Response:
                                     current_app.config["MAX_DOCUMENT_BYTES"], current_app.config["MODEL_NAME"]))
 
 
+def whole_body() -> bytes:
+    """Return the request body; raise 413 when it is over the limit, a chunked one (no Content-Length) too.
+
+    Werkzeug stops reading a chunked body at the limit and hands back what it read, which then parsed
+    as "not valid JSON"; a body that filled the limit is taken as over it.
+    """
+    data = request.get_data()
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        raise RequestEntityTooLarge()
+    return data
+
+
 def json_object() -> dict[str, Any]:
     """Return the request's JSON object body; raise a one-sentence error for anything else."""
     if not request.is_json:
         raise UnsupportedType()
+    whole_body()
     body = request.get_json(silent=True)
     if body is None:
         raise InputError("The request body is not valid JSON.")
@@ -108,6 +134,47 @@ def _events(answer: dict[str, Any]) -> Iterator[str]:
     yield _event("citations", {"citations": answer["citations"]})
     for piece in answer_pieces(answer["answer"]):
         yield _event("delta", {"text": piece})
+    yield _event("done", answer)
+
+
+def _written_events(ask: Any) -> Iterator[str]:
+    """Yield the language model's text as it writes, then the checked citations, then the whole answer (whose
+    ``answer`` replaces the draft: checked, or the extractive answer when the draft failed its checks).
+
+    The question is asked on a thread that hands over text as it comes; a bad question raises here, before any
+    event, so it is answered with a 400 like any other.
+    """
+    pieces: queue.Queue[str | None] = queue.Queue()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["answer"] = ask(pieces.put)
+        except BaseException as error:  # handed to the request's thread
+            outcome["error"] = error
+        finally:
+            pieces.put(None)
+
+    threading.Thread(target=run, name="rag-ask", daemon=True).start()
+    first = pieces.get()
+    if first is None and "error" in outcome:
+        raise outcome["error"]
+    return _drafted(first, pieces, outcome)
+
+
+def _drafted(first: str | None, pieces: queue.Queue[str | None], outcome: dict[str, Any]) -> Iterator[str]:
+    piece, sent = first, False
+    while piece is not None:
+        yield _event("delta", {"text": piece})
+        sent, piece = True, pieces.get()
+    if "error" in outcome:
+        yield _event("error", {"error": "The answer could not be finished; try again."})
+        return
+    answer = answer_to_dict(outcome["answer"])
+    if not sent:  # nothing was drafted (the extractive answer): its text in pieces, as without a model
+        for text in answer_pieces(answer["answer"]):
+            yield _event("delta", {"text": text})
+    yield _event("citations", {"citations": answer["citations"]})
     yield _event("done", answer)
 
 

@@ -17,6 +17,7 @@ from rag.errors import ArticleError, InputError, MissingArticleError
 from rag.fetch import fetch_article
 from rag.library import Entry, add_articles, article_from_text, entries, remove_articles
 
+from .api import whole_body
 from .errors import UnsupportedMedia
 
 documents = Blueprint("documents", __name__, url_prefix="/api/documents")
@@ -50,7 +51,7 @@ def add() -> tuple[Response, int] | Response:
         entry = (change.added + change.unchanged)[0]
         return {**_entry(entry), "already_indexed": not change.added}
 
-    job = current_app.extensions["rag-jobs"].start(article.title, work)
+    job = current_app.extensions["rag-jobs"].start(article.title, article.digest, work)
     if request.args.get("wait") in ("1", "true"):
         job = _wait(job["id"])
         if job["state"] == "done":
@@ -65,7 +66,7 @@ def add() -> tuple[Response, int] | Response:
 @documents.get("/jobs/<job_id>")
 def job(job_id: str) -> Response:
     """Report how far an add has got: queued, running (stage, done, total), done (document) or failed (error)."""
-    state = current_app.extensions["rag-jobs"].read(job_id)
+    state = current_app.extensions["rag-jobs"].read(job_id, _landed)
     if state is None:
         raise MissingArticleError(f"There is no add job with id {job_id[:40]!r}.")
     return jsonify(state)
@@ -113,6 +114,7 @@ def _article_from_request(limit: int) -> Article:
         return article_from_bytes(data, name, f"upload:{name}", name, max_megabytes=1024)
     if not request.is_json:
         raise UnsupportedMedia("Send JSON with 'text' or 'url', or a multipart form with a file in 'file'.")
+    whole_body()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InputError("The request body must be a JSON object with 'text' or 'url'.")
@@ -140,10 +142,19 @@ def _wait(job_id: str) -> dict[str, Any]:
     jobs = current_app.extensions["rag-jobs"]
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
-        state = jobs.read(job_id)
+        state = jobs.read(job_id, _landed)
+        if state is None:
+            raise MissingArticleError(f"The add job {job_id} has vanished; list the articles to see if it landed.")
         if state["state"] in ("done", "failed") or time.monotonic() > deadline:
             return state
         time.sleep(0.1)
+
+
+def _landed(digest: str) -> dict[str, Any] | None:
+    """Return the listing of the indexed article whose text has sha256 ``digest``, or None if none has."""
+    manifest = _assistant().index.manifest
+    found = next((entry for entry, info in zip(entries(manifest), manifest.sources) if info.sha256 == digest), None)
+    return None if found is None else {**_entry(found), "already_indexed": False}
 
 
 def _entry(entry: Entry) -> dict[str, Any]:

@@ -28,7 +28,12 @@ _JSONRPC_INVALID_REQUEST, _JSONRPC_INTERNAL_ERROR = -32600, -32603
 
 def is_api_path(path: str) -> bool:
     """Tell whether ``path`` is under one of the machine doors (``/api/``, ``/v1/``, ``/mcp``)."""
-    return path.startswith(("/api/", "/v1/")) or path == "/mcp" or path.startswith("/mcp/")
+    return path.startswith(("/api/", "/v1/")) or is_mcp_path(path)
+
+
+def is_mcp_path(path: str) -> bool:
+    """Tell whether ``path`` is the MCP door's."""
+    return path == "/mcp" or path.startswith("/mcp/")
 
 
 _PAGES = {404: "There is no page here.", 405: "This page can't be used that way.",
@@ -95,6 +100,10 @@ def register_errors(app: Flask) -> None:
             response.headers["Allow"] = ", ".join(allowed)
         return response
 
+    @app.errorhandler(RecursionError)
+    def too_deep(_: RecursionError) -> Response:  # a JSON body of ~1,000 nested brackets (2 KB) gets here
+        return error_response("The request body is nested too deeply; send a flat JSON object.", 400)
+
     @app.errorhandler(Exception)
     def unexpected(error: Exception):  # type: ignore[no-untyped-def]
         app.logger.exception("Unexpected error on %s %s", request.method, request.path)
@@ -110,7 +119,7 @@ def error_response(message: str, status: int, param: str | None = None, code: st
         kind = "server_error" if status >= 500 else "invalid_request_error"
         body = {"error": {"message": message, "type": kind, "param": param,
                           "code": code or _OPENAI_CODES.get(status)}}
-    elif request.path == "/mcp" or request.path.startswith("/mcp/"):
+    elif is_mcp_path(request.path):
         body = {"jsonrpc": "2.0", "id": None, "error": {
             "code": _JSONRPC_INTERNAL_ERROR if status >= 500 else _JSONRPC_INVALID_REQUEST, "message": message}}
     else:

@@ -4,9 +4,9 @@ The SDK's HTTP transport is ASGI. In its stateless, JSON-response mode each POST
 JSON body, so the a2wsgi bridge can run it under gunicorn's WSGI workers: each process gets one
 event-loop thread, started on its first MCP request (after gunicorn has forked the workers), that
 holds the SDK's session manager open; each request is handed to that loop. Flask's own rules run
-first (API key, rate limit, body size, headers); the body must be one JSON object; and a request
-from a web page is refused unless its origin is listed in ``RAG_CORS_ORIGINS`` (the DNS-rebinding
-guard the MCP spec asks for). Being stateless, the server offers no server-sent stream: GET is 405,
+first (Host and Origin guard, API key, rate limit, body size, headers: ``security.py``; a request
+from a web page is refused here unless its origin is listed in ``RAG_CORS_ORIGINS``, the DNS-rebinding
+guard the MCP spec asks for); the body must be one JSON object. Being stateless, the server offers no server-sent stream: GET is 405,
 as the spec allows, so no request can hold a worker open.
 """
 from __future__ import annotations
@@ -26,7 +26,8 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from rag.errors import InputError
 
-from .errors import Forbidden, UnsupportedType
+from .api import whole_body
+from .errors import UnsupportedType
 
 mcp_door = Blueprint("mcp", __name__)
 
@@ -75,12 +76,9 @@ class McpOverWsgi:
 @mcp_door.post("/mcp")
 def mcp_endpoint() -> Any:
     """Hand one JSON-RPC message to the MCP server; stateless, so GET (a server-sent stream) is 405."""
-    origin = request.headers.get("Origin")
-    if origin and origin not in current_app.config["CORS_ORIGIN_LIST"]:
-        raise Forbidden("Requests from web pages are refused here unless their origin is listed in RAG_CORS_ORIGINS.")
     if not request.is_json:
         raise UnsupportedType()
-    body = request.get_data(cache=False)  # at most MAX_CONTENT_LENGTH bytes, else 413; chunked bodies too
+    body = whole_body()  # at most MAX_CONTENT_LENGTH bytes, else 413; chunked bodies too
     try:
         message = json.loads(body)
     except ValueError:
@@ -88,6 +86,8 @@ def mcp_endpoint() -> Any:
     if not isinstance(message, dict) or message.get("jsonrpc") != "2.0" or not isinstance(message.get("method"), str):
         raise InputError('The request body must be one JSON-RPC 2.0 message: an object with "jsonrpc": "2.0" '
                          'and a "method".')
+    if "id" in message and (not isinstance(message["id"], (str, int)) or isinstance(message["id"], bool)):
+        raise InputError('The JSON-RPC "id" must be a string or a whole number; leave it out for a notification.')
     request.environ["wsgi.input"], request.environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
     request.environ.setdefault("HTTP_ACCEPT", "application/json, text/event-stream")  # none sent: take the JSON answer
     return current_app.extensions["rag_mcp"].wsgi()  # Flask runs a returned WSGI app and streams its response

@@ -7,7 +7,10 @@ messages are accepted and ignored (answers come only from the articles). ``model
 index (``RAG_MODEL_NAME``, default ``rag-news``); sampling settings such as ``temperature`` are
 ignored. The assistant message's ``content`` is the answer with [n] markers; the citations ride
 in one extra field, ``citations``, on the message (and on the last chunk's ``delta`` when
-streaming), so a client that ignores it still shows a clean answer.
+streaming), beside ``answer_kind`` (what the question asked for), so a client that ignores it still shows a clean answer.
+With a language model configured (``RAG_LLM_URL``) the message (and the last delta) also says ``generated``, the
+``model`` that wrote it and any ``notice`` and ``unsupported`` sentences, as ``/api/ask`` does; the content is
+streamed once checked.
 """
 from __future__ import annotations
 
@@ -81,9 +84,13 @@ class _Reply:
     def __init__(self, answer: Answer, id: str, created: int, model: str, usage: dict[str, int]) -> None:
         self.answer, self.id, self.created, self.model, self.usage = answer, id, created, model, usage
         self.citations = [asdict(citation) for citation in answer.citations]
+        self.writing = {"generated": answer.generated, "model": answer.model, "notice": answer.notice,
+                        "unsupported": [asdict(span) for span in answer.unsupported],
+                        "quotes_dropped": answer.quotes_dropped}
 
     def completion(self) -> dict[str, Any]:
-        message = {"role": "assistant", "content": self.answer.answer, "refusal": None, "citations": self.citations}
+        message = {"role": "assistant", "content": self.answer.answer, "refusal": None, "citations": self.citations,
+                   "answer_kind": self.answer.answer_kind, **self.writing}
         return {"id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
                 "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
                 "usage": self.usage}
@@ -93,7 +100,8 @@ class _Reply:
         yield self._chunk({"role": "assistant", "content": ""})
         for piece in answer_pieces(self.answer.answer):
             yield self._chunk({"content": piece})
-        yield self._chunk({"citations": self.citations}, finish="stop")
+        yield self._chunk({"citations": self.citations, "answer_kind": self.answer.answer_kind, **self.writing},
+                          finish="stop")
         if include_usage:
             yield self._event({**self._head(), "choices": [], "usage": self.usage})
         yield "data: [DONE]\n\n"

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rag.kinds import KINDS
+
 
 def _error(description: str) -> dict[str, Any]:
     return {"description": description,
@@ -44,10 +46,14 @@ def _openai_part(max_k: int, max_bytes: int, model: str) -> tuple[dict[str, Any]
         "choices": {"type": "array", "items": {"type": "object", "required": ["index", "message", "finish_reason"],
                                                "properties": {
             "index": {"type": "integer"}, "finish_reason": {"const": "stop"},
-            "message": {"type": "object", "required": ["role", "content", "citations"], "properties": {
-                "role": {"const": "assistant"}, "content": {"type": "string"}, "citations": citations}}}}}}}
+            "message": {"type": "object", "required": ["role", "content", "citations", "answer_kind"], "properties": {
+                "role": {"const": "assistant"}, "content": {"type": "string"}, "citations": citations,
+                "answer_kind": {"type": "string", "enum": list(KINDS), "description": "Extra: what the question "
+                                "asked for (fact, overview, quote, list, explanation, yesno)."},
+                **WRITING}}}}}}}
     chunk = {"type": "object", "description": "One Server-Sent Event 'data:' line: a chat.completion.chunk whose "
-             "delta holds the role, then pieces of the content, then (with finish_reason 'stop') the citations; "
+             "delta holds the role, then pieces of the content, then (with finish_reason 'stop') the citations, "
+             "answer_kind and generated, model, notice, unsupported, quotes_dropped; "
              "then a usage chunk if stream_options.include_usage, then the line [DONE].",
              "properties": {"object": {"const": "chat.completion.chunk"}, "choices": {"type": "array"}}}
     model_object = {"type": "object", "required": ["id", "object", "created", "owned_by"],
@@ -96,6 +102,21 @@ def _openai_part(max_k: int, max_bytes: int, model: str) -> tuple[dict[str, Any]
     return paths, schemas
 
 
+SPAN = {"type": "object", "required": ["start", "end"],
+        "properties": {"start": {"type": "integer", "minimum": 0}, "end": {"type": "integer", "minimum": 0}}}
+WRITING = {  # what an answer says about a language model (RAG_LLM_URL); extractive answers: false/null/[]/0
+    "generated": {"type": "boolean", "description": "True when a language model wrote the answer; every citation "
+                  "is still checked verbatim against its article."},
+    "model": {"type": ["string", "null"], "description": "The language model that wrote the answer, or null."},
+    "notice": {"type": ["string", "null"], "description": "One sentence saying why the language model's answer is "
+               "not shown (unreachable, too slow, refused, unreadable, nothing it cited was found), or null."},
+    "unsupported": {"type": "array", "items": SPAN, "description": "Sentences of the answer (answer[start:end]) "
+                    "that no checked citation supports."},
+    "quotes_dropped": {"type": "integer", "minimum": 0,
+                       "description": "The model's quotes that were not found in their passages and were dropped."},
+}
+
+
 def openapi_document(max_k: int, max_bytes: int, max_document: int = 1024 * 1024, model: str = "rag-news"
                      ) -> dict[str, Any]:
     """Return the OpenAPI document for limits ``max_k``, a body of ``max_bytes``, articles of ``max_document``
@@ -115,7 +136,7 @@ def openapi_document(max_k: int, max_bytes: int, max_document: int = 1024 * 1024
     answer = {
         "type": "object",
         "required": ["question", "answer", "short_answer", "found", "citations", "timings_ms", "short_start",
-                     "short_end", "sure"],
+                     "short_end", "sure", "answer_kind"],
         "properties": {
             "question": {"type": "string"},
             "answer": {"type": "string", "description": "The whole grounded answer with [n] markers."},
@@ -129,6 +150,10 @@ def openapi_document(max_k: int, max_bytes: int, max_document: int = 1024 * 1024
                           "description": "Where it ends: text[short_start:short_end] == short_answer."},
             "sure": {"type": "boolean", "description": "False when not found, or when the reader is unsure: the "
                      "answer then quotes the closest passage under a warning instead of a short answer."},
+            "answer_kind": {"type": "string", "enum": list(KINDS),
+                            "description": "What the question asked for: a short fact, an overview of an article, "
+                            "who said what (quote), a list, an explanation (why/how) or yes/no."},
+            **WRITING,
         },
     }
     ask_request = {
@@ -302,8 +327,12 @@ def openapi_document(max_k: int, max_bytes: int, max_document: int = 1024 * 1024
                                       "chunks": {"type": "integer"}, "sources": {"type": "array"}}},
             "Event": {"type": "object", "required": ["event", "data"],
                       "description": "One Server-Sent Event; data is JSON: {citations} for 'citations', "
-                                     "{text} for 'delta', the whole Answer for 'done'.",
-                      "properties": {"event": {"enum": ["citations", "delta", "done"]},
+                                     "{text} for 'delta', the whole Answer for 'done', {error} for 'error'. "
+                                     "Without a language model: citations, deltas, done. With one (RAG_LLM_URL): "
+                                     "the deltas of the model's draft as it writes, then the checked citations, "
+                                     "then done, whose answer replaces the draft (the extractive answer when the "
+                                     "draft failed its checks).",
+                      "properties": {"event": {"enum": ["citations", "delta", "done", "error"]},
                                      "data": {"type": "string"}}},
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
         }},

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
+from .security import may_read
+
 pages = Blueprint("pages", __name__)
 
 
@@ -19,6 +21,9 @@ def embed() -> str:
 
 
 def _sources() -> list[str]:
+    """The titles the page names; none to a visitor who may not read the index (a key and no public reads)."""
+    if not may_read(current_app):
+        return []
     return [info.title for info in current_app.extensions["rag"].index.manifest.sources]
 
 

@@ -10,81 +10,20 @@ nothing else knows which one is in use.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
-
 from ..articles import Article
-from ..chunker import Chunk
-from ..sentences import Sentence
+from ..snapshot import BuildReport, Candidate, ChunkRecord, Say, Snapshot
 
 if TYPE_CHECKING:
-    from ..build import BuildReport
     from ..embedder import Embedder
     from ..index import Manifest
     from ..progress import Progress
     from ..settings import Settings
 
-Say = Callable[[str], None]
+__all__ = ["BuildReport", "Candidate", "ChunkRecord", "Say", "Snapshot", "Store", "fuse", "open_store"]
 RRF_K = 60
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A chunk found by the fused search: its RRF score, cosine with the question and BM25 score."""
-
-    number: int
-    score: float
-    dense: float
-    lexical: float
-
-
-@dataclass(frozen=True)
-class ChunkRecord:
-    """A chunk with what is needed to read and quote it: its article's title, id and text, and its sentences
-    (their numbers in the index, and their spans in the article)."""
-
-    number: int
-    chunk: Chunk
-    title: str
-    doc_id: str
-    text: str
-    sentences: range
-    spans: tuple[Sentence, ...]
-
-
-class Snapshot(Protocol):
-    """One generation of an index, read-only; a newer build never changes what a snapshot answers.
-
-    An article's chunks have consecutive numbers, so ``within=(first, stop)`` names one article's chunks.
-    """
-
-    version: str
-
-    @property
-    def manifest(self) -> Manifest: ...
-
-    def candidates(self, query: str, vector: np.ndarray, depth: int,
-                   within: tuple[int, int] | None = None) -> list[Candidate]:
-        """Return chunks by dense + lexical search fused by reciprocal rank, best first (ties by number);
-        ``depth`` results from each side, only chunks ``first:stop`` when ``within`` is given (exact search)."""
-        ...
-
-    def records(self, numbers: Sequence[int]) -> list[ChunkRecord]:
-        """Return the records of these chunk numbers, in the same order."""
-        ...
-
-    def article(self, source: str) -> Article: ...
-
-    def article_number(self, doc_id: str) -> int | None:
-        """Return the position in ``manifest.sources`` of the article with this id, or None."""
-        ...
-
-    def article_chunks(self, doc_id: str) -> tuple[int, int]:
-        """Return the chunk numbers ``(first, stop)`` of the article with this id; raise MissingArticleError."""
-        ...
 
 
 class Store(Protocol):

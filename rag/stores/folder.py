@@ -16,12 +16,13 @@ import faiss
 import numpy as np
 
 from ..articles import Article
-from ..build import BuildReport, Say, update_index
+from ..build import update_index
 from ..embedder import Embedder
 from ..index import Index, Manifest, index_exists, live_version, load_index, old_articles, read_manifest
 from ..progress import Progress
 from ..settings import Settings
-from . import Candidate, ChunkRecord, fuse
+from ..snapshot import BuildReport, Candidate, ChunkRecord, Say
+from . import fuse
 
 
 class FolderSnapshot(Index):

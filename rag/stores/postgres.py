@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..articles import Article
-from ..build import BuildReport, Part, Say, chunker_settings, prepare_articles, sentence_ranges
+from ..build import Part, chunker_settings, prepare_articles, sentence_ranges
 from ..chunker import Chunk
 from ..embedder import Embedder
 from ..errors import ArticleError, BrokenIndexError, DatabaseError
@@ -43,7 +43,8 @@ from ..lexical import terms
 from ..progress import Progress
 from ..sentences import Sentence
 from ..settings import Settings
-from . import Candidate, ChunkRecord, fuse
+from ..snapshot import BuildReport, Candidate, ChunkRecord, Removed, Say
+from . import fuse
 
 SCHEMA_VERSION = 2
 FORMAT = "rag-postgres v2"
@@ -151,6 +152,12 @@ def _connect(url: str, reader: bool) -> Any:
     except psycopg.Error as error:
         raise DatabaseError(f"The database at {name} is not reachable ({_reason(error)}); check the URL "
                             "(RAG_DATABASE_URL or --db) and that Postgres is running.") from None
+    if not reader:  # a build may create the extension itself; the session settings below need it first
+        try:
+            connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            connection.commit()
+        except psycopg.Error:
+            connection.rollback()  # not allowed here: the settings below then say what to run
     try:
         with connection.cursor() as cursor:
             cursor.execute("SET jit = off")  # the planner's cost of a lexical query would pay for a JIT compile
@@ -446,7 +453,7 @@ class Writer:
     seen: set[str] = field(default_factory=set)
     embedded: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
+    removed: list[Removed] = field(default_factory=list)
     terms: collections.Counter[str] = field(default_factory=collections.Counter)
 
     def unchanged(self, source: str, digest: str) -> bool:
@@ -604,16 +611,17 @@ class PostgresStore:
                     cursor.execute("DROP INDEX IF EXISTS rag_chunks_embedding")
                     cursor.execute(f"ALTER TABLE rag_chunks ALTER COLUMN embedding TYPE vector({int(dimension)})")
             cursor.execute(f"DELETE FROM rag_articles WHERE retired < now() - interval '{RETIRED_KEPT}'")
-            cursor.execute("SELECT source, number, sha256, added FROM rag_articles WHERE retired IS NULL")
+            cursor.execute("SELECT source, number, sha256, added, title FROM rag_articles WHERE retired IS NULL "
+                           "ORDER BY number")
             rows = cursor.fetchall()
-            known = {source: (number, digest) for source, number, digest, _ in rows}
-            writer = Writer(connection, {} if force else known, {source: added for source, _, _, added in rows})
+            known = {source: (number, digest) for source, number, digest, _, _ in rows}
+            writer = Writer(connection, {} if force else known, {source: added for source, _, _, added, _ in rows})
             if force:
                 writer.retire([number for number, _ in known.values()])
             yield writer
             if not force:
                 writer.retire([number for source, (number, _) in known.items() if source not in writer.seen])
-            writer.removed = sorted(set(known) - writer.seen)
+            writer.removed = [Removed(source, title) for source, _, _, _, title in rows if source not in writer.seen]
             self._commit(cursor, writer, wanted, meta)
             connection.commit()
         except psycopg.OperationalError as error:

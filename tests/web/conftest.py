@@ -1,6 +1,7 @@
 """Web fixtures: one app per session over the bundled index, a real server on a free port, the Procfile's gunicorn."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -42,14 +43,45 @@ def client(app):
     return app.test_client()
 
 
-@pytest.fixture(scope="session")
-def server(app) -> Iterator[str]:
-    """The app served over real HTTP by a threaded WSGI server on 127.0.0.1."""
+@contextlib.contextmanager
+def _serving(app) -> Iterator[str]:
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{http.server_port}"
     http.shutdown()
+
+
+@pytest.fixture(scope="session")
+def server(app) -> Iterator[str]:
+    """The app served over real HTTP by a threaded WSGI server on 127.0.0.1."""
+    with _serving(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def serve_app() -> Callable[..., contextlib.AbstractContextManager[str]]:
+    """Return ``serve(app)``: serve an app over real HTTP on 127.0.0.1 while in the ``with``, yielding its URL."""
+    return _serving
+
+
+@pytest.fixture(scope="session")
+def app_with_llm(bundled_index_dir: Path) -> Callable[..., contextlib.AbstractContextManager]:
+    """Return ``make(url, model, timeout)``: an app over the bundled index whose answers the LLM at ``url`` writes
+    (``RAG_LLM_TIMEOUT`` set only while it loads), closed after the ``with``."""
+    from web import create_app
+
+    @contextlib.contextmanager
+    def make(url: str, model: str, timeout: float = 60.0) -> Iterator:
+        os.environ["RAG_LLM_TIMEOUT"] = str(timeout)
+        try:
+            app = create_app({"INDEX_DIR": str(bundled_index_dir), "LLM_URL": url, "LLM_MODEL": model})
+        finally:
+            del os.environ["RAG_LLM_TIMEOUT"]
+        yield app
+        app.extensions["rag"].writer.close()
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,10 @@ def test_ask_returns_the_same_object_as_the_cli(client, app):
     assert response.status_code == 200 and response.is_json
     data = response.get_json()
     assert list(data) == ["question", "answer", "short_answer", "found", "citations", "timings_ms", "short_start",
-                          "short_end", "sure"]
+                          "short_end", "sure", "answer_kind", "generated", "model", "notice", "unsupported",
+                          "quotes_dropped"]
+    assert data["answer_kind"] == "fact"
+    assert (data["generated"], data["model"], data["notice"], data["unsupported"]) == (False, None, None, [])
     assert data["found"] and "Carter" in data["answer"] and "Le Drian" in data["answer"]
     text = app.extensions["rag"].index.articles[0].text
     for citation in data["citations"]:
@@ -170,3 +173,75 @@ def test_rate_limit_when_configured(bundled_index_dir):
     assert openai_door.status_code == 429 and openai_door.get_json()["error"]["code"] == "rate_limit_exceeded"
     mcp = client.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
     assert mcp.status_code == 429 and "Too many requests" in mcp.get_json()["error"]["message"]
+
+
+NESTED = "[" * 980 + "]" * 980  # about 2 KB
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/api/ask", '{"question": ' + NESTED + "}"),
+    ("/api/documents", '{"text": ' + NESTED + "}"),
+    ("/v1/chat/completions", '{"model": "rag-news", "messages": ' + NESTED + "}"),
+    ("/mcp", '{"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": ' + NESTED + "}"),
+])
+def test_deeply_nested_json_is_a_400_in_each_doors_shape(client, path: str, body: str):
+    response = client.post(path, data=body, headers={"Content-Type": "application/json",
+                                                     "Accept": "application/json, text/event-stream"})
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert "nested too deeply" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path, body, words", [
+    ("/api/ask", {"question": QUESTION, "history": [{"role": "user", "content": "Who met \udc00 in Paris?"}]},
+     "history is not valid Unicode"),
+    ("/api/ask", {"question": "Who met \ud800 in Paris?"}, "question is not valid Unicode"),
+    ("/v1/chat/completions", {"model": "rag-news", "messages": [
+        {"role": "user", "content": "Who met \udc00 in Paris?"}, {"role": "assistant", "content": "Ministers."},
+        {"role": "user", "content": "When?"}]}, "history is not valid Unicode"),
+    ("/api/documents", {"text": "The ferry \udc00 restarts in May, said the council."}, "article text is not valid"),
+    ("/api/documents", {"text": "The ferry\x00 restarts in May, said the council."}, "NUL character"),
+])
+def test_a_lone_surrogate_or_nul_is_a_400_before_any_work(client, path: str, body: dict, words: str):
+    response = client.post(path, data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 400 and words in response.get_data(as_text=True), response.get_data(as_text=True)
+
+
+def test_a_chunked_body_over_the_limit_is_a_413(server: str):
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(server)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    piece = b'{"question": "' + b"a" * 65_536
+    connection.request("POST", "/api/ask", body=iter([piece] * 32), encode_chunked=True,
+                       headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    response = connection.getresponse()
+    assert response.status == 413 and "too large" in json.loads(response.read())["error"]
+    connection.close()
+
+
+@pytest.mark.parametrize("ident", [{"a": 1}, 1.5, True, None, [1]])
+def test_an_mcp_request_id_must_be_a_string_or_a_whole_number(client, ident: object):
+    response = client.post("/mcp", json={"jsonrpc": "2.0", "id": ident, "method": "tools/list"},
+                           headers={"Accept": "application/json, text/event-stream"})
+    assert response.status_code == 400 and '"id" must be a string' in response.get_json()["error"]["message"]
+
+
+def test_cors_answers_vary_by_origin(client):
+    response = client.post("/api/ask", json={"question": QUESTION}, headers={"Origin": "https://news.example"})
+    assert "Origin" in response.headers.get("Vary", "")
+
+
+@pytest.mark.parametrize("question, kind", [("Summarize the article", "overview"),
+                                            ("What did Carter say about Le Drian?", "quote"),
+                                            ("Why was the meeting held in Paris?", "explanation")])
+def test_answer_kinds_streamed_and_whole_cite_verbatim(client, app, question: str, kind: str):
+    whole = client.post("/api/ask", json={"question": question}).get_json()
+    stream = events(client.post("/api/ask", json={"question": question, "stream": True}).get_data(as_text=True))
+    done = stream[-1][1]
+    assert whole["answer_kind"] == done["answer_kind"] == kind and whole["citations"] == done["citations"]
+    text = app.extensions["rag"].index.articles[0].text
+    assert whole["found"] and whole["citations"]
+    for citation in whole["citations"]:
+        assert text[citation["start"]:citation["end"]] == citation["text"]
+    assert f"{whole['citations'][0]['text']} [1]" in whole["answer"]

@@ -6,6 +6,7 @@ whose server goes away (the question is kept, and Retry answers once it is back)
 from __future__ import annotations
 
 import http.server
+import json
 import shutil
 import socket
 import threading
@@ -229,15 +230,33 @@ def test_cards_only_for_cited_sources_and_the_rest_folded(page: Page, artifacts:
 
 def test_suggested_questions_on_the_empty_page_ask_when_clicked(page: Page, artifacts: Path):
     chips = page.locator("#suggestions .suggestion")
-    expect(chips.first).to_be_visible(timeout=60_000)
-    assert 1 <= chips.count() <= 3
+    expect(chips.nth(1)).to_be_visible(timeout=60_000)
+    assert 2 <= chips.count() <= 4
     page.screenshot(path=str(artifacts / "suggestions.png"))
-    text = chips.first.inner_text()
-    chips.first.click()
+    text = chips.nth(1).inner_text()
+    chips.nth(1).click()
     expect(page.locator(".message.user")).to_have_text(text)
     expect(page.locator(".message.assistant:not(.working)")).to_have_count(1, timeout=30_000)
     expect(page.locator(".message.assistant")).not_to_have_class("message assistant not-found")
     expect(page.locator("#welcome")).to_be_hidden()
+
+
+def test_summarize_this_article_beside_the_suggestions(page: Page, artifacts: Path):
+    chip = page.locator("#suggestions .suggestion").first
+    expect(chip).to_have_text("Summarize this article", timeout=60_000)
+    with page.expect_response(lambda r: r.url.endswith("/api/ask")) as response:
+        chip.click()
+    expect(page.locator(".message.assistant:not(.working)")).to_have_count(1, timeout=30_000)
+    text = (Path(__file__).parents[2] / "rag" / "data" / "paris-coalition-meeting.txt").read_text(encoding="utf-8")
+    events = [line[6:] for line in response.value.text().splitlines() if line.startswith("data: ")]
+    done = json.loads(events[-1])
+    assert done["answer_kind"] == "overview" and len(done["citations"]) == 3
+    for citation in done["citations"]:
+        assert text[citation["start"]:citation["end"]] == citation["text"]
+    answer = page.locator(".message.assistant").last
+    expect(answer.locator(".marker")).to_have_count(3)
+    expect(answer).to_contain_text(done["citations"][0]["text"])
+    page.screenshot(path=str(artifacts / "summary.png"))
 
 
 def test_reload_keeps_the_chat_and_new_chat_clears_it(page: Page, artifacts: Path):

@@ -56,7 +56,7 @@ def test_newest_protocol_over_http_with_the_sdk_client(procfile_server, mcp_tour
     (lambda key: {}, "A valid API key is required"),
     (lambda key: bearer("guess"), "A valid API key is required"),
     (lambda key: {"X-API-Key": "guess"}, "A valid API key is required"),
-    (lambda key: {**bearer(key), "Origin": "http://evil.example"}, "Requests from web pages are refused"),
+    (lambda key: {**bearer(key), "Origin": "http://evil.example"}, "Writes from a web page on another site are refused"),
     (lambda key: {"X-API-Key": key}, None),
 ])
 def test_the_api_key_rule_and_the_origin_guard(procfile_server, headers, words: str | None):

@@ -41,7 +41,8 @@ def test_plain_completion_quotes_the_article_with_markers_and_citations(sdk: Ope
     choice = completion.choices[0]
     assert choice.finish_reason == "stop" and choice.message.role == "assistant"
     assert "Le Drian" in choice.message.content and "[1]" in choice.message.content
-    citations = choice.message.citations  # the documented extra field
+    citations = choice.message.citations  # the documented extra fields
+    assert choice.message.answer_kind in ("fact", "list")
     assert [citation["n"] for citation in citations] == [1, 2, 3]
     for citation in citations:
         assert ARTICLE.text[citation["start"]:citation["end"]] == citation["text"]
@@ -146,3 +147,13 @@ def test_malformed_requests_in_the_openai_shape(client, send, status: int, words
     error = response.get_json()["error"]
     assert set(error) == {"message", "type", "param", "code"} and error["type"] == "invalid_request_error"
     assert words in error["message"] and "\n" not in error["message"]
+
+
+def test_a_summary_through_the_openai_client(sdk: OpenAI):
+    completion = sdk.chat.completions.create(model="rag-news",
+                                             messages=[{"role": "user", "content": "What is this article about?"}])
+    message = completion.choices[0].message
+    assert message.answer_kind == "overview" and len(message.citations) == 3
+    for citation in message.citations:
+        assert ARTICLE.text[citation["start"]:citation["end"]] == citation["text"]
+        assert f"{citation['text']} [{citation['n']}]" in message.content

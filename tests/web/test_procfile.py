@@ -4,11 +4,14 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def wait_until_up(server: subprocess.Popen, url: str) -> bytes:
@@ -48,6 +51,71 @@ def test_procfile_command_serves_and_stops_cleanly(tmp_path: Path, bundled_index
     assert output.count("Worker exiting") == 2 and "Shutting down: Master" in output, output
     for sign in ("SIGABRT", "SIGKILL", "terminate called", "std::system_error", "was sent"):
         assert sign not in output, output
+
+
+def drip(base: str, stop: threading.Event) -> None:
+    """Send a request's headers one byte a second, as a slow (or hostile) client does, until ``stop``."""
+    parts = urlsplit(base)
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as connection:
+        for byte in b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"x" * 1000:
+            if stop.is_set():
+                return
+            try:
+                connection.send(bytes([byte]))
+            except OSError:
+                return
+            stop.wait(1)
+
+
+def test_slow_clients_and_an_add_do_not_freeze_the_server(tmp_path: Path, bundled_index_dir: Path, start_procfile):
+    shutil.copytree(bundled_index_dir, tmp_path / "index")
+    server, base = start_procfile({"RAG_INDEX_DIR": str(tmp_path / "index")})
+    stop = threading.Event()
+    try:
+        drippers = [threading.Thread(target=drip, args=(base, stop)) for _ in range(4)]  # more than the 2 workers
+        for dripper in drippers:
+            dripper.start()
+        time.sleep(2)
+        add = urllib.request.Request(base + "/api/documents?wait=1", method="POST",
+                                     headers={"Content-Type": "application/json"},
+                                     data=json.dumps({"text": "The ferry line closes in June, said Jonas Berg. " * 400}
+                                                     ).encode())
+        adding = threading.Thread(target=lambda: urllib.request.urlopen(add, timeout=120).close())
+        adding.start()
+        times = []
+        for _ in range(20):
+            started = time.perf_counter()
+            with urllib.request.urlopen(base + "/api/health", timeout=30) as response:
+                assert json.load(response)["status"] == "ok"
+            times.append(time.perf_counter() - started)
+            time.sleep(0.2)
+        adding.join(timeout=120)
+        assert max(times) < 2.0, times  # sync workers: each health call waited for a slow client (43 s)
+    finally:
+        stop.set()
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=60)
+
+
+def test_sigterm_during_an_add_stops_within_the_graceful_timeout(tmp_path: Path, bundled_index_dir: Path,
+                                                                 start_procfile):
+    from rag.index import load_index
+
+    shutil.copytree(bundled_index_dir, tmp_path / "index")
+    server, base = start_procfile({"RAG_INDEX_DIR": str(tmp_path / "index")})
+    add = urllib.request.Request(base + "/api/documents", method="POST", headers={"Content-Type": "application/json"},
+                                 data=json.dumps({"text": "The ferry line closes in June, said Jonas Berg. " * 3000}
+                                                 ).encode())
+    with urllib.request.urlopen(add, timeout=30) as response:
+        job = json.load(response)["job"]["id"]
+    time.sleep(1)  # the job is loading the model or embedding
+    started = time.monotonic()
+    server.send_signal(signal.SIGTERM)
+    output, _ = server.communicate(timeout=60)
+    assert time.monotonic() - started < 15, output  # a non-daemon job thread held the worker for 32 s, then a kill
+    assert "Traceback" not in output and "was sent SIGKILL" not in output, output
+    assert len(load_index(tmp_path / "index").manifest.sources) in (1, 2)  # as before, or with the article: never broken
+    assert (tmp_path / "index" / ".jobs" / f"{job}.json").is_file()
 
 
 def test_rag_serve_starts_the_development_server(tmp_path: Path, bundled_index_dir: Path, free_port: int):

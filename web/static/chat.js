@@ -84,6 +84,8 @@
 
   async function call(path, options) {
     let response;
+    options = options || {};
+    options.headers = withKey(options.headers || {});
     try {
       response = await fetch(path, options);
     } catch (error) {
@@ -93,10 +95,22 @@
     return response;
   }
 
-  function writeHeaders(headers) {
+  // The API key typed in "Articles" goes with every call (asks and reads too: without public reads they need it).
+  function withKey(headers) {
     const key = $("api-key") && $("api-key").value;
     if (key) headers["X-API-Key"] = key;
     return headers;
+  }
+
+  // Citation offsets count code points (Python's str); JavaScript strings count UTF-16 units, so an emoji
+  // before a span counts 1 there and 2 here. Example: unitOffset("a\u{1F600}b", 2) -> 3.
+  function unitOffset(text, points) {
+    let units = 0;
+    for (const char of text) {
+      if (points-- <= 0) break;
+      units += char.length;
+    }
+    return units;
   }
 
   // ---- answers -------------------------------------------------------------------------------------------
@@ -148,7 +162,11 @@
     bubble.className = "message assistant" + (answer.found ? "" : " not-found");
     const byNumber = new Map(answer.citations.map((c) => [c.n, c]));
     let body = answer.answer;
-    if (answer.found && answer.sure === false && body.includes("\n\n")) {
+    if (answer.notice) bubble.appendChild(element("p", "notice", answer.notice));
+    if (answer.generated && answer.found) {
+      bubble.appendChild(element("p", "written-by", "Written by " + answer.model +
+        "; every quote checked against the article"));
+    } else if (answer.found && answer.sure === false && body.includes("\n\n")) {
       // the reader is unsure: a warning line stands where the short answer would
       bubble.appendChild(element("p", "unsure", body.slice(0, body.indexOf("\n\n"))));
       body = body.slice(body.indexOf("\n\n") + 2);
@@ -158,12 +176,27 @@
     }
     const paragraph = element("p", "answer-text");
     const cited = new Set();
-    for (const part of body.split(/(\[\d+\])/)) {
-      const match = /^\[(\d+)\]$/.exec(part);
-      const citation = match && byNumber.get(Number(match[1]));
-      if (citation) cited.add(citation.n);
-      paragraph.appendChild(citation ? citationButton(citation, part, "marker") : document.createTextNode(part));
+    // text with its [n] markers as buttons
+    const addText = (into, text) => {
+      for (const part of text.split(/(\[\d+\])/)) {
+        const match = /^\[(\d+)\]$/.exec(part);
+        const citation = match && byNumber.get(Number(match[1]));
+        if (citation) cited.add(citation.n);
+        into.appendChild(citation ? citationButton(citation, part, "marker") : document.createTextNode(part));
+      }
+    };
+    // a model's sentences that no checked citation supports are marked (offsets into answer.answer)
+    let at = 0;
+    for (const span of answer.generated ? (answer.unsupported || []) : []) {
+      addText(paragraph, body.slice(at, span.start));
+      const unsupported = element("span", "unsupported");
+      unsupported.title = "No quote from the article supports this sentence";
+      addText(unsupported, body.slice(span.start, span.end));
+      unsupported.appendChild(element("span", "unsupported-flag", "no source"));
+      paragraph.appendChild(unsupported);
+      at = span.end;
     }
+    addText(paragraph, body.slice(at));
     bubble.appendChild(paragraph);
     const shown = answer.citations.filter((c) => cited.has(c.n));
     const more = answer.citations.filter((c) => !cited.has(c.n));
@@ -247,7 +280,7 @@
       try {
         response = await fetch("/api/ask", {
           method: "POST",
-          headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+          headers: withKey({ "Content-Type": "application/json", Accept: "text/event-stream" }),
           body: JSON.stringify(body),
         });
       } catch (error) {
@@ -326,11 +359,13 @@
     if (library && library.open) library.close();
     panelTitle.textContent = doc.title;
     panelText.textContent = "";
-    panelText.appendChild(document.createTextNode(doc.text.slice(0, citation.start)));
-    const mark = element("mark", "cited", doc.text.slice(citation.start, citation.end));
+    const start = unitOffset(doc.text, citation.start);
+    const end = unitOffset(doc.text, citation.end);
+    panelText.appendChild(document.createTextNode(doc.text.slice(0, start)));
+    const mark = element("mark", "cited", doc.text.slice(start, end));
     mark.id = "cited";
     panelText.appendChild(mark);
-    panelText.appendChild(document.createTextNode(doc.text.slice(citation.end)));
+    panelText.appendChild(document.createTextNode(doc.text.slice(end)));
     panel.hidden = false;
     document.body.classList.add("panel-open");
     if (citation.end > citation.start) mark.scrollIntoView({ block: "center" });
@@ -365,10 +400,22 @@
     loadSuggestions();
   }
 
+  function suggest(question) {
+    const item = element("li");
+    item.appendChild(button(question, "suggestion", () => { if (!busy) ask(question); }));
+    suggestions.appendChild(item);
+  }
+
+  function summaryQuestion() {
+    // an overview of the chosen (or only) article; with several and none chosen, a line for each
+    return scope.value || articles.length === 1 ? "Summarize this article" : "Summarize the articles";
+  }
+
   async function loadSuggestions() {
     const target = scope.value || (articles[0] && articles[0].id);
     suggestions.textContent = "";
     if (!target) return;
+    suggest(summaryQuestion());
     let questions = [];
     try {
       questions = (await (await call("/api/documents/" + encodeURIComponent(target) + "/questions")).json()).questions;
@@ -377,11 +424,8 @@
     }
     if ((scope.value || (articles[0] && articles[0].id)) !== target) return;  // the choice changed meanwhile
     suggestions.textContent = "";
-    for (const question of questions) {
-      const item = element("li");
-      item.appendChild(button(question, "suggestion", () => { if (!busy) ask(question); }));
-      suggestions.appendChild(item);
-    }
+    suggest(summaryQuestion());
+    for (const question of questions) suggest(question);
   }
 
   function size(characters) {
@@ -428,7 +472,7 @@
     const yes = button("Remove", "small danger", async () => {
       yes.disabled = true;
       try {
-        await call("/api/documents/" + encodeURIComponent(article.id), { method: "DELETE", headers: writeHeaders({}) });
+        await call("/api/documents/" + encodeURIComponent(article.id), { method: "DELETE", headers: withKey({}) });
         documents.delete(article.id);
         status.textContent = "Removed \u201c" + article.title + "\u201d.";
         await refreshArticles();
@@ -482,11 +526,11 @@
   function addFile(file) {
     const data = new FormData();
     data.append("file", file, file.name);
-    return addArticle({ method: "POST", body: data, headers: writeHeaders({}) }, file.name);
+    return addArticle({ method: "POST", body: data, headers: withKey({}) }, file.name);
   }
 
   function jsonPost(body) {
-    return { method: "POST", headers: writeHeaders({ "Content-Type": "application/json" }), body: JSON.stringify(body) };
+    return { method: "POST", headers: withKey({ "Content-Type": "application/json" }), body: JSON.stringify(body) };
   }
 
   function wireLibrary() {
