@@ -8,7 +8,7 @@ import pytest
 from rag.answerer import UNSURE, Policy
 from rag.pipeline import Assistant
 from rag.settings import Settings
-from rag.support import CHECKS, analyse_question, kind_agrees
+from rag.support import CHECKS, needs, kind_agrees
 
 
 @pytest.mark.parametrize("question, kind, terms", [
@@ -25,15 +25,15 @@ from rag.support import CHECKS, analyse_question, kind_agrees
     ("Why did the cost grow?", "", ()),
 ])
 def test_what_a_question_asks_for(question: str, kind: str, terms: tuple[str, ...]):
-    asked = analyse_question(question)
+    asked = needs(question)
     assert asked.kind == kind and asked.terms == terms and asked.text == question
 
 
 def test_accents_and_generic_counts():
-    assert analyse_question("When did Herve serve?").terms == analyse_question("When did Hervé serve?").terms
-    assert analyse_question("How many cars will each ferry carry?").counted == ("car",)
-    assert analyse_question("How many main goals does it set?").counted == ("main", "goal")
-    assert analyse_question("How many people donated?").counted == ()  # any noun counts people
+    assert needs("When did Herve serve?").terms == needs("When did Hervé serve?").terms
+    assert needs("How many cars will each ferry carry?").counted == ("car",)
+    assert needs("How many main goals does it set?").counted == ("main", "goal")
+    assert needs("How many people donated?").counted == ()  # any noun counts people
 
 
 @pytest.mark.parametrize("kind, span, unit, agrees", [
