@@ -7,9 +7,10 @@ Checks that need no model, each about the question and the evidence that holds t
   it, a word with a digit, a phrase in quotes) each appear in the answer's sentence, its neighbours, its
   paragraph or its article's title. A question about Halvorsen's lawyer answered from a sentence about
   Carrow's lawyer misses "Halvorsen".
-- ``kind``: the span is of the kind asked for: a number for "how many / how much / what percentage / how
-  long", an amount of money for "how much ... cost / pay / ...", a date or time for "what year / what day /
-  when ...", a name for "who" (a capitalized word, not a number or date).
+- ``kind``: the span is of the kind asked for: a number for "how many / how much / what percentage", an amount
+  of money for "how much ... cost / pay / ..." (its currency may follow the span), not money for "how much
+  water", a time unit (not "light years") for "how long does ... / how old", a date or time for "what year /
+  what day / when ...", a name for "who" (a capitalized word, not a number, month or weekday).
 - ``counted``: what "how many" counts ("how many cars") is named in or next to the span ("400 passengers and 60
   cars" answers with the passengers); a generic "how many people" counts anything.
 - ``echo``: the span is not just words of the question.
@@ -57,6 +58,8 @@ _MONEY_WORDS = (r"cost\w*|pa(y|id|ys|ying)|spen[dt]\w*|worth|price\w*|fund\w*|mo
                 r"compensat\w*|receiv\w*|get|got")
 _ASKS_MONEY = re.compile(rf"^(how much|what (amount|sum))\b.*\b({_MONEY_WORDS})\b|^what (price|sum|salary|fee)\b",
                          re.IGNORECASE)
+_ASKS_CHANGE = re.compile(r"\b(rise|rose|risen|fall|fell|fallen|grow|grew|grown|increas\w*|drop\w*|declin\w*|"
+                          r"climb\w*|jump\w*|shr[iu]nk\w*)\b", re.IGNORECASE)  # "how much did prices rise?": a number
 _ASKS_QUANTITY = re.compile(r"^how much (?!(money|cash|more|less|longer|further|higher|lower|bigger|larger|smaller|"
                             r"did|does|do|is|was|will|would|has|have|had|are|were|can|could|should|of)\b)[a-z]+",
                             re.IGNORECASE)  # "how much water": not money
@@ -104,9 +107,10 @@ class Support:
 
 def needs(question: str) -> Needs:
     """Return what ``question`` asks for. Example: 'How much did Halvorsen pay for "Nordic Box"?' ->
-    kind 'money', terms ('halvorsen', 'nordic', 'box')."""
+    kind 'money', terms ('nordic', 'box', 'halvorsen')."""
     text = question.strip()
-    kind = ("money" if _ASKS_MONEY.search(text) else "quantity" if _ASKS_QUANTITY.search(text)
+    money = _ASKS_MONEY.search(text) and not _ASKS_CHANGE.search(text)
+    kind = ("money" if money else "quantity" if _ASKS_QUANTITY.search(text)
             else "duration" if _ASKS_DURATION.search(text) else "number" if _ASKS_NUMBER.search(text)
             else "date" if _ASKS_DATE.search(text) else "person" if _ASKS_PERSON.search(text) else "")
     named = [match.group(1) for match in _QUOTED.finditer(text)]

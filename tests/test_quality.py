@@ -69,8 +69,11 @@ def test_news_questions_on_three_articles(news):
     assert report.questions == 60 and report.answerable == 46
     assert report.hit_at_1 >= 0.93 and report.hit_at_3 >= 0.95
     assert report.answer_contains_gold >= 0.93 and report.short_f1 >= 0.85
-    assert report.answerable_refused <= 0.05 and report.answerable_hedged <= 0.15
+    # hedged 0.13 -> 0.15 with the support checks: the one more is a wrong answer ("400 passengers" for "how many
+    # cars"), so sure precision rose 0.93 -> 0.95 (benchmarks/QUALITY.md, issue 31)
+    assert report.answerable_refused <= 0.05 and report.answerable_hedged <= 0.16
     assert report.unanswerable_refused + report.unanswerable_hedged >= 0.85 and report.sure_short_f1 >= 0.88
+    assert report.sure_precision >= 0.94
     assert report.citations_verbatim == 1.0 and report.answer_text_verbatim == 1.0
 
 
