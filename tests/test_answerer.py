@@ -96,7 +96,8 @@ def test_k_limits_citations_and_json_has_the_documented_keys(assistant):
     assert len(answer.citations) == 1
     data = answer_to_dict(assistant.ask("What did Le Drian say about special forces?", k=5))
     assert set(data) == {"question", "answer", "short_answer", "found", "citations", "timings_ms",
-                         "short_start", "short_end", "sure", "answer_kind"}
+                         "short_start", "short_end", "sure", "answer_kind", "generated", "model", "notice",
+                         "unsupported", "quotes_dropped"}
     assert data["answer_kind"] == "quote"
     assert 1 <= len(data["citations"]) <= 5
     assert {"n", "source", "title", "start", "end", "text", "score"} <= set(data["citations"][0])
