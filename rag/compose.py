@@ -111,7 +111,7 @@ def _whole_list(asked: Asked, answer: Answer, index: Snapshot, limit: int) -> An
     short = answer.short_answer or ""
     if not answer.sure:
         text = f"{UNSURE}\n\n{body}"
-    elif len(listed) == 1 and short and lists.holds_list(short, first.text) and answer.answer.startswith(short + "\n\n"):
+    elif len(listed) == 1 and short and lists.holds_list(short) and answer.answer.startswith(short + "\n\n"):
         text = f"{short}\n\n{body}"
     else:
         text = body

@@ -42,9 +42,10 @@ def enumerates(sentence: str) -> bool:
     return _ENUMERATION.search(sentence) is not None
 
 
-def holds_list(short: str, sentence: str) -> bool:
-    """Return whether ``short`` holds the whole list ``sentence`` gives (or the sentence gives no list)."""
-    return not enumerates(sentence) or bool(re.search(r",| and | or ", short))
+def holds_list(short: str) -> bool:
+    """Return whether ``short`` is a list ("A, B and C"): a list question's bold short answer is a whole list or
+    nothing (a count such as "seven", or one item, is not what "which countries?" asks for)."""
+    return bool(re.search(r",| and | or |&", short))
 
 
 def _nouns(sentence: str) -> set[str]:

@@ -51,3 +51,13 @@ def test_a_short_fact_takes_exactly_the_short_fact_path(kinds_assistant):
     from rag.compose import compose
     assert compose(Asked(question), findings, assistant.index, 3, assistant.policy) == \
         compose_answer(question, findings, assistant.index, 3, assistant.policy)
+
+
+def test_a_list_questions_bold_answer_is_a_whole_list_or_nothing(assistant):
+    answer = assistant.ask("Which countries took part?")
+    assert answer.answer_kind == "list" and answer.citations
+    headline = answer.answer.split("\n\n")[0]
+    if not headline.endswith("]"):  # a bold short answer above the quotes: it must be a list
+        assert any(mark in headline for mark in (",", " and ", " or "))
+    text = assistant.index.article(answer.citations[0].source).text
+    assert all(text[c.start:c.end] == c.text for c in answer.citations)
