@@ -9,8 +9,11 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+
+import pytest
 from urllib.parse import urlsplit
 
 
@@ -42,6 +45,13 @@ def test_procfile_command_serves_and_stops_cleanly(tmp_path: Path, bundled_index
                                      data=json.dumps({"text": "The ferry line closes in June, said Jonas Berg."}).encode())
         with urllib.request.urlopen(add, timeout=120) as response:  # a worker loads torch and embeds
             assert response.status == 201
+        for path, headers, status in (("/api/ask?q=" + "a" * 5000, {}, 414),  # answered by gunicorn, not the app
+                                      ("/api/health", {"X-Pad": "b" * 9000}, 431)):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(urllib.request.Request(base + path, headers=headers), timeout=30)
+            assert refused.value.code == status and refused.value.headers["Content-Type"] == "application/json"
+            error = json.loads(refused.value.read())["error"]
+            assert error.endswith(".") and "\n" not in error and "<" not in error
     finally:
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=60)
