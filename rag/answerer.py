@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass, field
 
 from .stores import Snapshot
 from .reading import Evidence, Findings
-from .support import Needs, check_support, needs
+from .kinds import Asked
+from .support import check_support
 
 NOT_FOUND = "The article doesn't say."
 UNSURE = "Not sure this answers the question; the closest passage:"
@@ -85,17 +86,17 @@ class Answer:
     quotes_dropped: int = 0  # the model's quotes not found in their passages
 
 
-def compose_answer(question: str, findings: Findings, index: Snapshot, k: int = 3, policy: Policy = Policy(),
-                   wanted: Needs | None = None) -> Answer:
+def compose_answer(asked: Asked, findings: Findings, index: Snapshot, k: int = 3, policy: Policy = Policy()) -> Answer:
     """Quote the sentence with the best answer (and a close second) and cite up to ``k`` in all; or decline.
 
     The answer is sure when the reader's margin clears ``policy.sure_above`` and the answer passes the support
-    checks ``policy.checks`` (``rag.support``) for ``wanted``, what the question needs (``question``'s by default);
-    otherwise it is hedged, or declined when off topic."""
+    checks ``policy.checks`` (``rag.support``) for what the question needs (``asked.needs``); otherwise it is hedged,
+    or declined when off topic."""
+    question = asked.question
     if not findings.evidence or findings.margin <= policy.answer_above:
         return Answer(question, NOT_FOUND, None, False)
     ranked = sorted(findings.evidence, key=lambda e: (-score(e, policy), e.passage.rank, e.start))
-    support = check_support(wanted or needs(question), ranked[0], findings, index)
+    support = check_support(asked.needs, ranked[0], findings, index)
     sure = findings.margin > policy.sure_above and not set(support.doubts) & set(policy.checks)
     if not (sure or related(findings, policy)):
         return Answer(question, NOT_FOUND, None, False)

@@ -27,7 +27,6 @@ from .quotes import quoted_sentences
 from .reading import Findings, Plan
 from .sentences import Sentence
 from .stores import Snapshot
-from .support import Needs
 
 MATCHED = 0.5  # share of the question's words for the speaker that must name one in the article
 ARTICLES = 3  # articles of the best evidence searched for the speaker when none is chosen
@@ -43,13 +42,12 @@ def reading_plan(asked: Asked, plan: Plan) -> Plan:
 
 
 def compose(asked: Asked, findings: Findings, index: Snapshot, k: int, policy: Policy,
-            article: str | None = None, wanted: Needs | None = None) -> Answer:
-    """Return the answer to ``asked`` from ``findings``; ``article`` is the doc_id the question is limited to,
-    ``wanted`` what a sure answer to it must show (``rag.support``)."""
+            article: str | None = None) -> Answer:
+    """Return the answer to ``asked`` from ``findings``; ``article`` is the doc_id the question is limited to."""
     if asked.kind in FAVOURED:
         test, bonus = FAVOURED[asked.kind]
         findings = _favour(findings, index, test, bonus)
-    answer = compose_answer(asked.question, findings, index, k, policy, wanted)
+    answer = compose_answer(asked, findings, index, k, policy)
     if asked.kind == "fact":
         return answer
     if asked.kind == "quote" and asked.speaker:

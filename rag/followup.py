@@ -28,7 +28,7 @@ _LEANS_BACK = re.compile(
     re.IGNORECASE)
 
 
-_ASKING = frozenset(terms("what when where who whom whose which why how"))
+_ASKING = frozenset(terms("what when where who whom whose which why how many much long old far big large often soon"))
 
 
 def asks_something(question: str) -> bool:
@@ -36,20 +36,22 @@ def asks_something(question: str) -> bool:
     return bool(set(terms(question)) - _ASKING)
 
 
-_QUESTION_WORD = re.compile(r"\b(what|when|where|who|whom|whose|which|why|how)\b", re.IGNORECASE)
+_MEASURE = r"(?:many|much|long|old|far|big|large|often|soon)"
+_ASKING_PHRASE = re.compile(rf"\b(?:how {_MEASURE}|what|when|where|who|whom|whose|which|why|how)\b", re.IGNORECASE)
 
 
 def fill_in(question: str, history: Sequence[Turn]) -> str:
     """Return a bare follow-up ("When?") as the previous question with its question word swapped, else
-    ``question``: after "Where will the ministers meet?", "When?" reads "When will the ministers meet?"."""
+    ``question``: after "Where will the ministers meet?", "When?" reads "When will the ministers meet?"; after
+    "How many ships waited?", "Why?" reads "Why ships waited?"."""
     earlier = _user_questions(history)
-    asked = _QUESTION_WORD.search(question)
+    asked = _ASKING_PHRASE.search(question)
     if asks_something(question) or not earlier or asked is None:
         return question
-    previous = _QUESTION_WORD.match(earlier[-1])
+    previous = _ASKING_PHRASE.match(earlier[-1])
     if previous is None:
         return question
-    return asked.group(1).capitalize() + earlier[-1][previous.end():]
+    return asked.group(0).capitalize() + earlier[-1][previous.end():]
 
 
 @dataclass(frozen=True)

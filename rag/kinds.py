@@ -5,13 +5,19 @@ The kinds: ``fact`` (a short span inside one sentence, the reader's own path), `
 is about), ``quote`` (who said what), ``list`` (several items), ``explanation`` (why or how) and ``yesno``.
 Only the question's form counts (its question word, its auxiliary, a plural after "which", a request to
 summarize), never its topic, and anything unclear stays a ``fact``: the short-fact path is the default.
-Nothing here reads an article.
+This is the one place a question is analysed: ``Asked`` also carries the question as it is read (a bare
+follow-up filled in from the conversation, ``rag.followup``) and what a sure answer to it must show
+(``rag.needs``), and the stages after it take that. Nothing here reads an article.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from .followup import Turn, fill_in
+from .needs import Needs, needs
 
 Kind = Literal["fact", "overview", "quote", "list", "explanation", "yesno"]
 KINDS: tuple[Kind, ...] = ("fact", "overview", "quote", "list", "explanation", "yesno")
@@ -60,40 +66,49 @@ _NOT_PLURAL = re.compile(r"(?:ss|us|is|ics|news|series|species|^was|^has|^does|^
 
 @dataclass(frozen=True)
 class Asked:
-    """A question with the kind of answer it wants; ``speaker`` and ``topic`` are set for a quote question.
+    """A question analysed: the kind of answer it wants; ``speaker`` and ``topic`` are set for a quote question.
 
-    ``speaker`` is the words the question names the speaker by ("the transport minister", "Carter");
-    ``topic`` what they spoke about, when the question says ("Le Drian").
+    ``question`` is as the user asked it; ``read`` as the reader reads it ("When?" after "Where will the ministers
+    meet?" reads "When will the ministers meet?"); ``needs`` what a sure answer to it must show. ``speaker`` is the
+    words the question names the speaker by ("the transport minister", "Carter"); ``topic`` what they spoke about,
+    when the question says ("Le Drian").
     """
 
     question: str
+    read: str
+    needs: Needs
     kind: Kind = "fact"
     speaker: str | None = None
     topic: str | None = None
 
 
-def analyse(question: str) -> Asked:
-    """Return what kind of answer ``question`` (already cleaned) wants.
+def analyse(question: str, history: Sequence[Turn] = ()) -> Asked:
+    """Return what kind of answer ``question`` (already cleaned) wants, read after the conversation ``history``.
 
     Example: "Why was the meeting held in Paris?" -> explanation; "Who chaired the meeting?" -> fact.
     """
-    text = question.strip().strip("\"'“”")
+    read = fill_in(question, history)
+    return Asked(question, read, needs(read), *_form(read.strip().strip("\"'“”")))
+
+
+def _form(text: str) -> tuple[Kind, str | None, str | None]:
+    """Return the kind of answer ``text`` wants, from its form alone, with a quote's speaker and topic."""
     if _OVERVIEW.search(text):
-        return Asked(question, "overview")
+        return "overview", None, None
     quote = next((match for pattern in _QUOTES if (match := pattern.search(text))), None)
     if quote:
         speaker, topic = quote.group("speaker").strip(), quote.group("topic")
         if not re.fullmatch(r"(?:it|this|that|the article|the story|they|he|she|you|i|we)", speaker, re.IGNORECASE):
-            return Asked(question, "quote", speaker, topic.strip() if topic else None)
+            return "quote", speaker, topic.strip() if topic else None
     if _HOW_MEASURE.search(text):
-        return Asked(question, "fact")
+        return "fact", None, None
     if _WHY.search(text):
-        return Asked(question, "explanation")
+        return "explanation", None, None
     listing = _LIST.search(text)
     if listing:
         plural = listing.group("plural") or listing.group("plural2")
         if plural is None or not _NOT_PLURAL.search(plural):
-            return Asked(question, "list")
+            return "list", None, None
     if _AUXILIARY.search(text):
-        return Asked(question, "yesno")
-    return Asked(question, "fact")
+        return "yesno", None, None
+    return "fact", None, None

@@ -20,7 +20,7 @@ from .cleaning import clean_turn
 from .compose import compose, reading_plan
 from .embedder import Embedder, export_onnx, model_id
 from .errors import ArticleError, BrokenIndexError, InputError, OldIndexError
-from .followup import Turn, asks_something, check_history, condense, fill_in
+from .followup import Turn, asks_something, check_history, condense
 from .kinds import analyse
 from .overview import Overviews
 from .grounding import written_answer
@@ -32,7 +32,6 @@ from .reading import Findings, Plan, read_passages
 from .retriever import Retriever
 from .settings import DEFAULT_MODEL, Settings
 from .stores import Snapshot, open_store
-from .support import needs
 
 Say = Callable[[str], None]
 PASSAGES = 8
@@ -238,22 +237,21 @@ class Assistant:
         check_k(k)
         loaded = self._loaded  # one consistent index + retriever for this question
         within = None if article is None else loaded.index.article_chunks(article)
-        kind = analyse(question)
+        asked = analyse(question, history)
         timings = {"embed": 0.0, "retrieve": 0.0, "read": 0.0}
-        if kind.kind == "overview":
+        if asked.kind == "overview":
             doc_id = article or self.overviews.named(question, loaded.index,
                                                      lambda: self._top_article(question, loaded, timings))
             return self._timed(self.overviews.answer(question, loaded.index, doc_id, k), started, timings)
-        asked = fill_in(question, history)
-        queries = [q for q in dict.fromkeys([asked, condense(asked, history)]) if asks_something(q)]
+        queries = [q for q in dict.fromkeys([asked.read, condense(asked.read, history)]) if asks_something(q)]
         best: Findings | None = None
         for query in queries:
-            findings = self._find(asked, query, max(k, PASSAGES), within, loaded, timings,
-                                  reading_plan(kind, self.plan))
+            findings = self._find(asked.read, query, max(k, PASSAGES), within, loaded, timings,
+                                  reading_plan(asked, self.plan))
             if best is None or findings.margin > best.margin:
                 best = findings
         best = best or Findings((), 0.0, 0)  # nothing to look for: declined
-        answer = compose(kind, best, loaded.index, k, self.policy, article, needs(asked))
+        answer = compose(asked, best, loaded.index, k, self.policy, article)
         if self.writer is not None:  # an LLM writes the answer; every quote it cites is checked (rag/grounding.py)
             written = time.perf_counter()
             answer = written_answer(self.writer, answer, question, history, best, loaded.index, self.policy, on_text)

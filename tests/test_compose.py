@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from rag.answerer import compose_answer
-from rag.kinds import Asked
+from rag.kinds import analyse
 
 
 def grounded(assistant, answer) -> None:
@@ -42,15 +42,17 @@ def test_yes_no_quotes_the_evidence_without_a_short_answer_above(kinds_assistant
 
 
 def test_a_short_fact_takes_exactly_the_short_fact_path(kinds_assistant):
-    question = "Who co-chaired the meeting with Carter?"
+    question = "Who chaired the Paris meeting?"
     assistant = kinds_assistant
     answer = assistant.ask("Where will the core nations meet next?")
     assert answer.answer_kind == "fact"
     timings = {"embed": 0.0, "retrieve": 0.0, "read": 0.0}
     findings = assistant._find(question, question, 8, None, assistant._loaded, timings, assistant.plan)
     from rag.compose import compose
-    assert compose(Asked(question), findings, assistant.index, 3, assistant.policy) == \
-        compose_answer(question, findings, assistant.index, 3, assistant.policy)
+    asked = analyse(question)
+    assert asked.kind == "fact" and asked.read == question
+    assert compose(asked, findings, assistant.index, 3, assistant.policy) == \
+        compose_answer(asked, findings, assistant.index, 3, assistant.policy)
 
 
 def test_a_list_questions_bold_answer_is_a_whole_list_or_nothing(assistant):

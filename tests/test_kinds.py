@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from rag.followup import Turn
 from rag.kinds import analyse
 
 
@@ -33,3 +34,12 @@ def test_a_quote_question_names_its_speaker_and_topic():
     asked = analyse("What did the transport minister say about the strike?")
     assert (asked.kind, asked.speaker, asked.topic) == ("quote", "the transport minister", "the strike")
     assert analyse("What did Rosa Mendes say?").topic is None
+
+
+def test_a_bare_follow_up_is_analysed_as_read_after_the_conversation():
+    history = [Turn("user", "How many ships were waiting at the port?"), Turn("assistant", "Twelve [1]")]
+    asked = analyse("Why?", history)
+    assert (asked.question, asked.read, asked.kind) == ("Why?", "Why ships were waiting at the port?", "explanation")
+    assert asked.needs.text == asked.read and "ship" in asked.needs.words
+    alone = analyse("How many ships were waiting at the port?")
+    assert (alone.kind, alone.needs.kind, alone.read) == ("fact", "number", alone.question)

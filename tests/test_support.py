@@ -8,7 +8,8 @@ import pytest
 from rag.answerer import UNSURE, Policy
 from rag.pipeline import Assistant
 from rag.settings import Settings
-from rag.support import CHECKS, needs, kind_agrees
+from rag.needs import needs
+from rag.support import CHECKS, kind_agrees
 
 
 @pytest.mark.parametrize("question, kind, terms", [
