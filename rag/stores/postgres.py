@@ -26,6 +26,7 @@ import os
 import struct
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -213,9 +214,12 @@ class _Connections:
     def __init__(self, url: str) -> None:
         self.url = url
         self.name = display_url(url)
-        self._idle: list[Any] = []
+        self._idle: list[Any] = []  # always this list: the finalizer below closes what it holds
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        # Not __del__: a finalizer holds the idle connections itself, so a pool dropped in a reference cycle or at
+        # exit closes them before the garbage collector reaches them (psycopg warns of an unclosed connection).
+        self._closer = weakref.finalize(self, _close_idle, self._idle, self._pid)
 
     @contextmanager
     def cursor(self) -> Iterator[Any]:
@@ -266,24 +270,32 @@ class _Connections:
     def close(self) -> None:
         """Close the idle connections of this process."""
         with self._lock:
-            idle, self._idle = (self._idle, []) if self._pid == os.getpid() else ([], [])
-        for connection in idle:
-            connection.close()
-
-    def __del__(self) -> None:
-        self.close()
+            _close_idle(self._idle, self._pid)
 
     def _take(self) -> Any:
         with self._lock:
             if self._pid != os.getpid():  # a forked child: the parent's sockets are not ours to use or close
                 _INHERITED.extend(self._idle)
-                self._idle, self._pid = [], os.getpid()
+                self._idle.clear()
+                self._pid = os.getpid()
+                self._closer.detach()
+                self._closer = weakref.finalize(self, _close_idle, self._idle, self._pid)
             if self._idle:
                 return self._idle.pop()
         return _connect(self.url, reader=True)
 
 
 _INHERITED: list[Any] = []
+
+
+def _close_idle(idle: list[Any], pid: int) -> None:
+    """Close and forget the connections in ``idle``, when they were opened by this process (``pid``)."""
+    if pid != os.getpid():
+        return
+    connections = idle[:]
+    idle.clear()
+    for connection in connections:
+        connection.close()
 
 
 def _missing(name: str) -> BrokenIndexError:
