@@ -29,11 +29,11 @@ UNSURE = "Not sure this answers the question; the closest passage:"
 class Policy:
     """When to answer and how much to quote; tuned on the development sets (benchmarks/QUALITY.md)."""
 
-    answer_above: float = -9.8  # the best span's margin over no answer needed to answer
+    answer_above: float = -6.0  # the best span's margin over no answer needed to answer
     off_topic_below: float | None = 0.2  # decline an unsure answer when no passage's cosine reaches this
     # (the default model's cosine; None: never)
     off_topic_words: float = 1.5  # ... unless a passage shares rare words with the question (its BM25 score)
-    sure_above: float = 2.5  # the margin needed to put the short answer first; below it the answer is hedged
+    sure_above: float = 3.0  # the margin needed to put the short answer first; below it the answer is hedged
     relevance: float = 1.0  # weight of the reader's sentence score when choosing the quoted sentence
     rank: float = 0.5  # weight of the passage's retrieval rank (its logarithm) against the reader's scores
     second_within: float = 1.0  # quote a second sentence when its score is this close to the first

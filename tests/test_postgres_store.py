@@ -335,19 +335,19 @@ def test_the_two_halves_of_a_search_run_at_once_on_two_connections(database):
 def test_a_pool_dropped_without_closing_closes_its_connections(database):
     from rag.stores.postgres import _Connections
 
-    def open_ones() -> int:
-        with psycopg.connect(database, autocommit=True) as watcher:
-            return watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rag-news' "
-                                   "AND pid <> pg_backend_pid()").fetchone()[0]
-
-    before = open_ones()
     connections = _Connections(database)
-    connections.together(*(lambda c: c.execute("SELECT 1").fetchone() for _ in range(2)))
-    assert open_ones() == before + 2
+    backends = set(connections.together(*(lambda c: c.execute("SELECT pg_backend_pid()").fetchone()[0]
+                                           for _ in range(2))))
+
+    def still_open() -> set[int]:
+        with psycopg.connect(database, autocommit=True) as watcher:
+            return {row[0] for row in watcher.execute("SELECT pid FROM pg_stat_activity")} & backends
+
+    assert len(backends) == 2 and still_open() == backends
     connections.itself = connections  # a reference cycle: only the garbage collector frees it
     del connections
     gc.collect()
     deadline = time.monotonic() + 5
-    while open_ones() != before and time.monotonic() < deadline:
+    while still_open() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert open_ones() == before
+    assert not still_open()

@@ -70,7 +70,9 @@ def test_the_shipped_reader_is_verified_and_small():
     assert manifest["format"] == FORMAT and manifest["max_tokens"] == MAX_TOKENS
     assert (folder / "model.onnx").stat().st_size < 32 * 1024 * 1024
     int8 = manifest["figures"]["dev"]["int8"]
-    assert int8["best"]["f1"] >= 56.0  # shipped: 56.45 (the issue asked 58; see benchmarks/QUALITY.md), gold paragraph given
+    # reader v2 (2026-12-08): best F1 54.72 (the third stage: 56.45), answerable F1 68.06 (64.68); it shipped for its
+    # end-to-end figures on the news sets (benchmarks/QUALITY.md); gold paragraph given
+    assert int8["best"]["f1"] >= 54.5 and int8["at_0"]["has_answer_f1"] >= 67.5
 
 
 @pytest.mark.parametrize("damage", ["model", "manifest", "format"])
