@@ -28,7 +28,8 @@ _LEANS_BACK = re.compile(
     re.IGNORECASE)
 
 
-_ASKING = frozenset(terms("what when where who whom whose which why how many much long old far big large often soon"))
+_MEASURES = "many much long old far big large often soon"  # after "how": part of the question word
+_ASKING = frozenset(terms(f"what when where who whom whose which why how {_MEASURES}"))
 
 
 def asks_something(question: str) -> bool:
@@ -36,8 +37,8 @@ def asks_something(question: str) -> bool:
     return bool(set(terms(question)) - _ASKING)
 
 
-_MEASURE = r"(?:many|much|long|old|far|big|large|often|soon)"
-_ASKING_PHRASE = re.compile(rf"\b(?:how {_MEASURE}|what|when|where|who|whom|whose|which|why|how)\b", re.IGNORECASE)
+_ASKING_PHRASE = re.compile(rf"\b(?:how (?:{'|'.join(_MEASURES.split())})|what|when|where|who|whom|whose|which|why|how)\b",
+                            re.IGNORECASE)
 
 
 def fill_in(question: str, history: Sequence[Turn]) -> str:
